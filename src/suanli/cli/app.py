@@ -1,0 +1,70 @@
+"""The ``suanli`` command: a thin Typer layer over the Python API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from suanli import __version__
+from suanli.cli.catalog_cmd import catalog_app, models_app
+from suanli.cli.order_cmd import order_command
+from suanli.cli.output import err_console
+from suanli.errors import SuanliError
+
+app = typer.Typer(
+    name="suanli",
+    help="suanli (算力): which accelerators to buy, how many, when, and at what risk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(models_app, name="models")
+app.command("order")(order_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"suanli {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Suanli (算力): which accelerators to buy, how many, when, and at what risk."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (2 for bad input, 1 for an internal error)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        # Typer reports its own usage errors (exit 2) and ends with SystemExit.
+        app(args=args, prog_name="suanli", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SuanliError as exc:
+        if debug:
+            raise
+        err_console.print(f"error: {exc}", markup=False)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        err_console.print(
+            f"error: internal error: {exc!r} (run with --debug for the traceback)", markup=False
+        )
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Performance stage: LLM training and inference on any accelerator."""

@@ -1,0 +1,29 @@
+"""suanli never touches the network: the guard works, and every command runs under it."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import NetworkAccessError
+
+
+def test_guard_blocks_connections() -> None:
+    with pytest.raises(NetworkAccessError):
+        socket.create_connection(("127.0.0.1", 9))
+    sock = socket.socket()
+    try:
+        with pytest.raises(NetworkAccessError):
+            sock.connect(("127.0.0.1", 9))
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["catalog", "list"], ["catalog", "show", "ascend-910c", "--json"], ["models", "list"], ["order"]],
+)
+def test_commands_run_offline(cli, args: list[str]) -> None:
+    # The autouse guard turns any connection attempt into an internal error (exit 1).
+    assert cli(*args).code == 0
