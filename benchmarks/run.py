@@ -23,7 +23,7 @@ def main() -> None:
         builtin_catalog()
 
     cold_rate = _per_second(cold, 5)
-    warm_rate = _per_second(lambda: load_catalog(), 2000)
+    warm_rate = _per_second(load_catalog, 2000)
     print(
         f"catalog: cold parse+validate {cold_rate:,.1f}/s, cached {warm_rate:,.0f}/s "
         f"(cache speed-up {warm_rate / cold_rate:,.0f}x)"
