@@ -9,6 +9,7 @@ Every error suanli raises on purpose derives from :class:`SuanliError`::
      │    ├── InputValueError       a field has a wrong type or an absurd value
      │    └── UnknownIdError        an id that is in no catalog; suggests the closest ones
      └── InfeasibleError            a valid request that cannot be met (model does not fit, ...)
+          └── MissingDataError      a prediction needs a figure no source gives
 
 The command line prints ``error: <message>`` on one line and exits with code 2 for any of them.
 """
@@ -85,3 +86,7 @@ class UnknownIdError(InputError):
 
 class InfeasibleError(SuanliError):
     """A well-formed request that cannot be met, such as a model that does not fit in memory."""
+
+
+class MissingDataError(InfeasibleError):
+    """A prediction that needs a figure the catalog or the source does not give."""

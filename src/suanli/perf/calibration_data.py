@@ -1,0 +1,34 @@
+"""Residual spreads stored by the calibration run, looked up per stack and workload kind."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from pydantic import BaseModel, ConfigDict
+
+from suanli.perf.uncertainty import ResidualSummary
+from suanli.yamlfile import parse_yaml, validate
+
+
+class ResidualTable(BaseModel):
+    """Validation residuals by ``"<stack>/<kind>"`` (kind: training or inference)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    groups: dict[str, ResidualSummary] = {}
+
+
+@cache
+def residual_table() -> ResidualTable:
+    """The residual table bundled with the package (read once)."""
+    entry = files("suanli.perf").joinpath("data", "residuals.yaml")
+    doc = parse_yaml(entry.read_text(encoding="utf-8"), "suanli/perf/data/residuals.yaml")
+    return validate(ResidualTable, doc, doc.data or {})
+
+
+def residual_summary(stack: str, kind: str, measured: bool) -> ResidualSummary | None:
+    """The residuals of ``stack`` for ``kind``; ``None`` (the prior) for unmeasured stacks."""
+    if not measured:
+        return None
+    return residual_table().groups.get(f"{stack}/{kind}")

@@ -1,0 +1,84 @@
+"""Typed results of the performance model, serialisable as the CLI's ``--json``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Interval(BaseModel):
+    """A P10-P90 range of a prediction, from the validation residuals of its stack."""
+
+    model_config = ConfigDict(frozen=True)
+
+    p10: float
+    p90: float
+    sigma_log: float
+    basis: str
+
+
+class RankedPlan(BaseModel):
+    """One feasible plan of a search with its speed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: dict[str, int | str]
+    step_time_s: float
+    tokens_per_s: float
+    memory_gb_per_chip: float
+
+
+class TrainingPrediction(BaseModel):
+    """Predicted training speed of one model on one fleet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    accelerator: str
+    chips: int
+    seq_len: int
+    global_batch_tokens: float
+    precision: str
+    plan: dict[str, int | str]
+    step_time_s: float
+    tokens_per_s: float
+    tokens_per_s_per_chip: float
+    mfu: float
+    model_tflops_per_chip: float
+    days: float | None
+    memory_gb_per_chip: float
+    memory_gb_available: float
+    breakdown: dict[str, float]
+    interval: Interval
+    mfu_interval: Interval
+    top_plans: list[RankedPlan]
+    plans_evaluated: int
+    plans_feasible: int
+
+
+class InferencePrediction(BaseModel):
+    """Predicted serving speed of one model on one group of chips."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    accelerator: str
+    chips: int
+    tp: int
+    replicas: int
+    input_tokens: int
+    output_tokens: int
+    weight_precision: str
+    kv_precision: str
+    batch: int
+    ttft_s: float
+    tpot_s: float
+    tokens_per_s: float
+    tokens_per_s_per_chip: float
+    decode_tokens_per_s: float
+    prefill_tokens_per_s: float
+    max_batch: int
+    kv_cache_gb_per_request: float
+    weights_gb_per_chip: float
+    bound: str
+    breakdown: dict[str, float]
+    interval: Interval

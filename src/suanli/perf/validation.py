@@ -1,0 +1,258 @@
+"""Compare the performance model with published measurements and report its errors.
+
+Each measurement is predicted with its stated configuration (a stated parallelism plan is
+pinned; where the model's own memory accounting rejects it, the search picks the plan and
+the row says so) and converted to the metric the source reports, in the source's own
+convention (Megatron-LM's TFLOP/s per GPU count recomputation, for example).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from suanli.catalog.loader import Catalog, builtin_catalog
+from suanli.errors import InfeasibleError, MissingDataError
+from suanli.perf.efficiency import EfficiencyTable
+from suanli.perf.inference import predict_inference
+from suanli.perf.measurements import Measurement, measurements, resolve_model
+from suanli.perf.training import predict_training
+
+PLAN_KEYS = {
+    "tp": "tp",
+    "pp": "pp",
+    "dp": "dp",
+    "cp": "cp",
+    "ep": "ep",
+    "vp": "vp",
+    "interleave": "vp",
+    "microbatch": "mb",
+    "recompute": "recompute",
+    "zero": "zero",
+}
+
+
+class ValidationRow(BaseModel):
+    """One measurement against its prediction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    vendor: str
+    accelerator: str
+    model: str
+    split: str
+    metric: str
+    measured: float
+    predicted: float | None
+    error: float | None  # (predicted - measured) / measured
+    p10: float | None
+    p90: float | None
+    note: str
+
+
+class GroupError(BaseModel):
+    """Mean absolute percentage error of a group of rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    points: int
+    mape: float | None
+    bias: float | None  # mean signed error
+
+
+class ValidationReport(BaseModel):
+    """All rows and the error per group; ``overall`` is the MAPE on the validate split."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rows: list[ValidationRow]
+    groups: list[GroupError]
+    overall_validate_mape: float | None
+    overall_all_mape: float | None
+    predicted: int
+    skipped: int
+    interval_coverage: float | None  # share of validate rows whose P10-P90 holds the measurement
+
+
+def _plan(point: Measurement) -> dict[str, int | str]:
+    plan: dict[str, int | str] = {}
+    for key, value in (point.parallelism or {}).items():
+        if key == "fsdp" and value:
+            plan["zero"] = 3
+        elif key in PLAN_KEYS and value is not None and not isinstance(value, bool):
+            plan[PLAN_KEYS[key]] = value if key == "recompute" else int(value)
+    return plan
+
+
+def megatron_tflops(point: Measurement, layers: int, hidden: int, vocab: int, step_s: float) -> float:
+    """TFLOP/s per GPU by Megatron-LM's eq. 3 (counts full recomputation), for a step time."""
+    batch, seq = point.global_batch_sequences or 0, point.seq_len or 0
+    flops = (
+        96.0 * batch * seq * layers * hidden**2 * (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
+    )
+    return flops / step_s / point.chips / 1e12
+
+
+def predict_point(
+    point: Measurement, catalog: Catalog | None = None, efficiency: EfficiencyTable | None = None
+) -> tuple[float, float, float, str]:
+    """``(predicted, p10, p90, note)`` for ``point`` in its own metric."""
+    catalog = catalog or builtin_catalog()
+    model = resolve_model(point, catalog)
+    accelerator = catalog.accelerator(point.accelerator)
+    note = ""
+    if point.kind == "training":
+        seq = point.seq_len or 4096
+        batch = None if point.global_batch_sequences is None else float(point.global_batch_sequences * seq)
+        kwargs = {
+            "seq_len": seq,
+            "global_batch_tokens": batch,
+            "precision": point.precision or "bf16",
+            "memory_gb_override": point.memory_gb_override,
+            "efficiency": efficiency,
+            "scaleup_domain": point.scaleup_domain_override,
+            "flash_attention": point.flash_attention,
+        }
+        plan = _plan(point)
+        try:
+            pred = predict_training(model, accelerator, point.chips, plan=plan, **kwargs)  # type: ignore[arg-type]
+        except InfeasibleError as exc:
+            if not plan:
+                raise
+            note = f"stated plan rejected by the model ({exc}); searched instead"
+            pred = predict_training(model, accelerator, point.chips, **kwargs)  # type: ignore[arg-type]
+        scale = {
+            "tokens_per_s": pred.tokens_per_s,
+            "tokens_per_s_per_chip": pred.tokens_per_s_per_chip,
+            "mfu": pred.mfu,
+            "step_time_s": pred.step_time_s,
+            "tflops_per_chip": megatron_tflops(
+                point, model.layers, model.hidden_size, model.vocab_size, pred.step_time_s
+            ),
+        }[point.metric]
+        low, high = pred.interval.p10 / pred.tokens_per_s, pred.interval.p90 / pred.tokens_per_s
+        if point.metric == "step_time_s":  # a time falls as throughput rises
+            low, high = 1 / high, 1 / low
+        return scale, scale * low, scale * high, note
+    if point.input_tokens is None or (point.output_tokens is None and point.phase == "offline"):
+        raise MissingDataError("the source gives no mean input/output length, which throughput depends on")
+    weight = point.weight_precision or "bf16"
+    batch = point.batch
+    tpot = None if batch is not None else point.tpot_ms_limit
+    ipred = predict_inference(
+        model,
+        accelerator,
+        point.chips,
+        input_tokens=point.input_tokens,
+        output_tokens=point.output_tokens or 1,
+        batch=batch,
+        tpot_ms=tpot,
+        weight_precision=weight,
+        kv_precision=point.kv_precision,
+        memory_gb_override=point.memory_gb_override,
+        efficiency=efficiency,
+        scaleup_domain=point.scaleup_domain_override,
+        max_concurrency=point.max_concurrency,
+        objective="decode" if point.phase == "decode" else "offline",
+    )
+    if point.phase == "prefill":
+        value = ipred.prefill_tokens_per_s
+    elif point.phase == "decode":
+        value = ipred.decode_tokens_per_s
+    else:
+        value = ipred.tokens_per_s
+    if point.metric == "tokens_per_s_per_chip":
+        value /= point.chips
+    ratio = value / ipred.tokens_per_s
+    return value, ipred.interval.p10 * ratio, ipred.interval.p90 * ratio, note
+
+
+def _group(rows: Iterable[ValidationRow], name: str) -> GroupError:
+    errors = [r.error for r in rows if r.error is not None]
+    if not errors:
+        return GroupError(group=name, points=0, mape=None, bias=None)
+    return GroupError(
+        group=name,
+        points=len(errors),
+        mape=sum(abs(e) for e in errors) / len(errors),
+        bias=sum(errors) / len(errors),
+    )
+
+
+def validate_measurements(
+    points: Iterable[Measurement] | None = None,
+    catalog: Catalog | None = None,
+    efficiency: EfficiencyTable | None = None,
+) -> ValidationReport:
+    """Predict every measurement and report the errors per vendor, kind and split."""
+    rows: list[ValidationRow] = []
+    for point in points if points is not None else measurements().points:
+        model_name = point.model or (point.model_inline.name if point.model_inline else "?")
+        predicted: float | None
+        p10: float | None
+        p90: float | None
+        error: float | None
+        try:
+            predicted, p10, p90, note = predict_point(point, catalog, efficiency)
+            error = (predicted - point.value) / point.value
+        except MissingDataError as exc:
+            predicted = p10 = p90 = error = None
+            note = f"not predicted: {exc}"
+        except InfeasibleError as exc:
+            # The model calls a measured configuration impossible: a full miss, counted.
+            predicted, p10, p90, error = 0.0, 0.0, 0.0, -1.0
+            note = f"model says infeasible: {exc}"
+        rows.append(
+            ValidationRow(
+                id=point.id,
+                kind=point.kind,
+                vendor=point.vendor_group,
+                accelerator=point.accelerator,
+                model=model_name,
+                split=point.split,
+                metric=point.metric,
+                measured=point.value,
+                predicted=predicted,
+                error=error,
+                p10=p10,
+                p90=p90,
+                note=note,
+            )
+        )
+    buckets: dict[str, list[ValidationRow]] = defaultdict(list)
+    for row in rows:
+        for key in (
+            f"{row.split}",
+            f"{row.split}/{row.kind}",
+            f"{row.split}/{row.vendor}",
+            f"{row.split}/{row.vendor}/{row.kind}",
+        ):
+            buckets[key].append(row)
+    groups = [_group(buckets[k], k) for k in sorted(buckets)]
+    validate_rows = [r for r in rows if r.split == "validate"]
+    banded = [r for r in validate_rows if r.p10 is not None and r.p90 is not None and r.error is not None]
+    coverage = sum(r.p10 <= r.measured <= r.p90 for r in banded) / len(banded) if banded else None  # type: ignore[operator]
+    return ValidationReport(
+        rows=rows,
+        groups=groups,
+        overall_validate_mape=_group(validate_rows, "validate").mape,
+        overall_all_mape=_group(rows, "all").mape,
+        predicted=sum(r.error is not None for r in rows),
+        skipped=sum(r.error is None for r in rows),
+        interval_coverage=coverage,
+    )
+
+
+def log_residuals(report: ValidationReport, stack_of: Mapping[str, str]) -> dict[str, list[float]]:
+    """``log(measured / predicted)`` of validate rows by ``"<stack>/<kind>"``."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for row in report.rows:
+        if row.split == "validate" and row.predicted:  # a full miss has no log residual
+            out[f"{stack_of[row.accelerator]}/{row.kind}"].append(math.log(row.measured / row.predicted))
+    return dict(out)
