@@ -11,6 +11,7 @@ from suanli import __version__
 from suanli.cli.catalog_cmd import catalog_app, models_app
 from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
+from suanli.cli.predict_cmd import predict_app, validate_command
 from suanli.errors import SuanliError
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 app.command("order")(order_command)
+app.add_typer(predict_app, name="predict")
+app.command("validate")(validate_command)
 
 
 def _version(value: bool) -> None:

@@ -9,16 +9,12 @@ import typer
 from rich.table import Table
 
 from suanli.catalog import SPEC_FIELDS, Accelerator, Catalog, Figure, derive, load_catalog
+from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, number, print_json
 
 catalog_app = typer.Typer(help="Accelerators: specs with provenance, prices, export status.")
 models_app = typer.Typer(help="LLM architectures and their parameter counts.")
 
-CatalogFiles = Annotated[
-    list[Path] | None,
-    typer.Option("--catalog", help="User catalog YAML adding or overriding records (repeatable)."),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 #: Marks a figure's confidence in tables: datasheet figures stand bare.
 CONFIDENCE_MARK = {"datasheet": "", "press": "ᵖ", "estimate": "ᵉ"}

@@ -1,0 +1,204 @@
+"""``suanli predict train|infer`` and ``suanli validate``: the performance model on the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from suanli.catalog import load_catalog
+from suanli.cli.options import CatalogFiles, Json, parse_quantity
+from suanli.cli.output import console, number, print_json
+from suanli.perf import predict_inference, predict_training, validate_measurements
+from suanli.perf.results import InferencePrediction, TrainingPrediction
+
+predict_app = typer.Typer(help="Predict training or inference speed of a model on an accelerator.")
+
+Model = Annotated[str, typer.Option("--model", "-m", help="Model id (see `suanli models list`).")]
+AcceleratorId = Annotated[str, typer.Option("--accelerator", "-a", help="Accelerator id.")]
+Chips = Annotated[int, typer.Option("--chips", "-n", help="Number of chips.")]
+
+
+@predict_app.command("train")
+def predict_train(
+    model: Model,
+    accelerator: AcceleratorId,
+    chips: Chips,
+    seq_len: Annotated[int, typer.Option(help="Sequence length in tokens.")] = 4096,
+    global_batch_tokens: Annotated[
+        str | None, typer.Option(help="Tokens per optimiser step (e.g. 4M); default 4M, more for big fleets.")
+    ] = None,
+    tokens: Annotated[
+        str | None, typer.Option(help="Training budget in tokens (e.g. 15T): gives days.")
+    ] = None,
+    precision: Annotated[str, typer.Option(help="bf16 or fp8.")] = "bf16",
+    tp: Annotated[int | None, typer.Option(help="Pin tensor parallelism.")] = None,
+    pp: Annotated[int | None, typer.Option(help="Pin pipeline parallelism.")] = None,
+    dp: Annotated[int | None, typer.Option(help="Pin data parallelism.")] = None,
+    cp: Annotated[int | None, typer.Option(help="Pin context parallelism.")] = None,
+    ep: Annotated[int | None, typer.Option(help="Pin expert parallelism (MoE).")] = None,
+    vp: Annotated[int | None, typer.Option(help="Pin virtual pipeline stages (interleaving).")] = None,
+    mb: Annotated[int | None, typer.Option(help="Pin the micro-batch size (sequences).")] = None,
+    recompute: Annotated[str | None, typer.Option(help="Pin recomputation: none, selective, full.")] = None,
+    zero: Annotated[int | None, typer.Option(help="Pin the ZeRO stage: 0, 1 or 3.")] = None,
+    top_k: Annotated[int, typer.Option(help="How many of the fastest plans to list.")] = 5,
+    catalog: CatalogFiles = None,
+    json: Json = False,
+) -> None:
+    """Training step time, tokens/s, MFU, memory and the fastest parallelism plan that fits."""
+    cat = load_catalog(catalog or [])
+    pinned = {
+        k: v
+        for k, v in {
+            "tp": tp,
+            "pp": pp,
+            "dp": dp,
+            "cp": cp,
+            "ep": ep,
+            "vp": vp,
+            "mb": mb,
+            "recompute": recompute,
+            "zero": zero,
+        }.items()
+        if v is not None
+    }
+    result = predict_training(
+        cat.model(model),
+        cat.accelerator(accelerator),
+        chips,
+        seq_len=seq_len,
+        global_batch_tokens=parse_quantity(global_batch_tokens, "--global-batch-tokens"),
+        tokens=parse_quantity(tokens, "--tokens"),
+        precision=precision,
+        plan=pinned,
+        top_k=top_k,
+    )
+    if json:
+        print_json(result)
+        return
+    _print_training(result)
+
+
+def _print_training(r: TrainingPrediction) -> None:
+    table = Table(
+        title=f"Training {r.model} on {r.chips:,} x {r.accelerator} ({r.precision}, seq {r.seq_len:,})"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("P10 – P90", justify="right")
+    table.add_row("tokens/s", number(r.tokens_per_s), f"{number(r.interval.p10)} – {number(r.interval.p90)}")
+    table.add_row("MFU", f"{r.mfu:.1%}", f"{r.mfu_interval.p10:.1%} – {r.mfu_interval.p90:.1%}")
+    table.add_row("step time (s)", f"{r.step_time_s:.3f}", "")
+    table.add_row("model TFLOP/s per chip", number(r.model_tflops_per_chip, 1), "")
+    table.add_row("memory per chip (GB)", f"{r.memory_gb_per_chip:.1f} of {r.memory_gb_available:.1f}", "")
+    if r.days is not None:
+        low, high = r.days * r.tokens_per_s / r.interval.p90, r.days * r.tokens_per_s / r.interval.p10
+        table.add_row("days for the token budget", f"{r.days:,.1f}", f"{low:,.1f} – {high:,.1f}")
+    console.print(table)
+    console.print("plan: " + ", ".join(f"{k}={v}" for k, v in r.plan.items()))
+    shares = ", ".join(f"{k} {v / r.step_time_s:.0%}" for k, v in r.breakdown.items() if v > 0)
+    console.print(f"time goes to: {shares}")
+    console.print(
+        f"[dim]{r.plans_evaluated:,} plans evaluated, {r.plans_feasible:,} fit in memory; "
+        f"interval from {r.interval.basis} (sigma {r.interval.sigma_log:.2f} in log)[/]"
+    )
+
+
+@predict_app.command("infer")
+def predict_infer(
+    model: Model,
+    accelerator: AcceleratorId,
+    chips: Chips,
+    input_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")],
+    output_tokens: Annotated[int, typer.Option(help="Generated tokens per request.")],
+    batch: Annotated[int | None, typer.Option(help="Concurrent sequences in the system.")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Time-per-output-token target in ms.")] = None,
+    weight_precision: Annotated[str, typer.Option(help="bf16, fp8, int8, int4 or fp4.")] = "bf16",
+    kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision (default: weights').")] = None,
+    tp: Annotated[int | None, typer.Option(help="Chips per model instance (default: best).")] = None,
+    objective: Annotated[str, typer.Option(help="offline (prefill + decode) or decode only.")] = "offline",
+    catalog: CatalogFiles = None,
+    json: Json = False,
+) -> None:
+    """Serving TTFT, TPOT, tokens/s, KV cache and the constraint that binds."""
+    cat = load_catalog(catalog or [])
+    result = predict_inference(
+        cat.model(model),
+        cat.accelerator(accelerator),
+        chips,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        batch=batch,
+        tpot_ms=tpot_ms,
+        weight_precision=weight_precision,
+        kv_precision=kv_precision,
+        tp=tp,
+        objective=objective,
+    )
+    if json:
+        print_json(result)
+        return
+    _print_inference(result)
+
+
+def _print_inference(r: InferencePrediction) -> None:
+    table = Table(
+        title=f"Serving {r.model} on {r.chips:,} x {r.accelerator} "
+        f"({r.weight_precision} weights, {r.kv_precision} KV, {r.input_tokens}+{r.output_tokens} tokens)"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "output tokens/s (system)",
+        f"{number(r.tokens_per_s)}  (P10–P90 {number(r.interval.p10)} – {number(r.interval.p90)})",
+    )
+    table.add_row("output tokens/s per chip", number(r.tokens_per_s_per_chip, 1))
+    table.add_row("TTFT (ms)", number(r.ttft_s * 1e3, 1))
+    table.add_row("TPOT (ms)", number(r.tpot_s * 1e3, 1))
+    table.add_row("batch (system) / max by KV memory", f"{r.batch:,} / {r.max_batch:,}")
+    table.add_row("instances x chips each", f"{r.replicas} x {r.tp}")
+    table.add_row("KV cache per request (GB)", f"{r.kv_cache_gb_per_request:.3f}")
+    table.add_row("weights per chip (GB)", f"{r.weights_gb_per_chip:.1f}")
+    table.add_row("bound", r.bound)
+    console.print(table)
+
+
+def validate_command(
+    split: Annotated[str, typer.Option(help="Rows to show: validate, calibrate or all.")] = "all",
+    json: Json = False,
+) -> None:
+    """Predict every bundled published measurement and report the errors (MAPE per group)."""
+    report = validate_measurements()
+    if json:
+        print_json(report)
+        return
+    table = Table(title="Validation against published measurements")
+    for header in ("id", "chip", "split", "metric", "measured", "predicted", "error", "P10–P90"):
+        table.add_column(header, justify="right" if header in ("measured", "predicted", "error") else "left")
+    for row in report.rows:
+        if split not in {"all", row.split}:
+            continue
+        predicted = "-" if row.predicted is None else f"{row.predicted:,.4g}"
+        error = "-" if row.error is None else f"{row.error:+.0%}"
+        band = "" if row.p10 is None or row.p90 is None else f"{row.p10:,.3g}–{row.p90:,.3g}"
+        table.add_row(
+            row.id, row.accelerator, row.split, row.metric, f"{row.measured:,.4g}", predicted, error, band
+        )
+    console.print(table)
+    groups = Table(title="Mean absolute percentage error by group")
+    for header in ("group", "points", "MAPE", "mean signed error"):
+        groups.add_column(header, justify="left" if header == "group" else "right")
+    for g in report.groups:
+        if g.points:
+            groups.add_row(g.group, str(g.points), f"{g.mape:.1%}", f"{g.bias:+.1%}")
+    console.print(groups)
+    skipped = [r for r in report.rows if r.error is None]
+    console.print(
+        f"validate split MAPE {report.overall_validate_mape:.1%} "
+        f"(all points {report.overall_all_mape:.1%}); {report.predicted} predicted, "
+        f"{report.skipped} not predictable; P10-P90 holds {report.interval_coverage:.0%} "
+        "of validate measurements (target 80 %):"
+    )
+    for row in skipped:
+        console.print(f"  [dim]{row.id}: {row.note}[/]")
