@@ -72,9 +72,8 @@ def bench_search() -> None:
         one = plans.take(np.array([i]))
         step_cost(work, chip, eff, one, seq_len=seq, global_batch_tokens=batch, precision="bf16")
     loop_rate = sample / (time.perf_counter() - start)
-    print(
-        f"  per-plan loop baseline: {loop_rate:,.0f} plans/s -> vectorised is {vector_rate / loop_rate:,.0f}x faster"
-    )
+    ratio = vector_rate / loop_rate
+    print(f"  per-plan loop baseline: {loop_rate:,.0f} plans/s -> vectorised is {ratio:,.0f}x faster")
 
     full = _per_second(
         lambda: predict_training(model, accelerator, 16384, seq_len=seq, global_batch_tokens=batch), 10
