@@ -9,6 +9,7 @@ import typer
 
 from suanli import __version__
 from suanli.cli.catalog_cmd import catalog_app, models_app
+from suanli.cli.compare_cmd import compare_command
 from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
 from suanli.cli.predict_cmd import predict_app, validate_command
@@ -26,6 +27,7 @@ app.add_typer(models_app, name="models")
 app.command("order")(order_command)
 app.add_typer(predict_app, name="predict")
 app.command("validate")(validate_command)
+app.command("compare")(compare_command)
 
 
 def _version(value: bool) -> None:

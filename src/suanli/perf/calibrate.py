@@ -51,7 +51,7 @@ def _parameters(point: Measurement) -> list[str]:
     if point.kind == "training":
         return [f"gemm.{point.precision or 'bf16'}", "comm_overlap"]
     names = [f"gemm.{compute_precision(chip, point.weight_precision or 'bf16')}", "memory"]
-    return [*names, "collective_latency_us"] if point.phase == "decode" else names
+    return [*names, "moe_dispatch_latency_us"] if point.phase == "decode" else names
 
 
 def _factors(names: list[str], x: np.ndarray) -> CalibratedFactors:
@@ -84,7 +84,7 @@ def _residuals(
             continue
         except InfeasibleError:
             errors.append(-5.0)  # the model rejects a measured configuration: a large miss
-    pull = np.array([LATENCY_PULL if n == "collective_latency_us" else PRIOR_PULL for n in names])
+    pull = np.array([LATENCY_PULL if n == "moe_dispatch_latency_us" else PRIOR_PULL for n in names])
     return np.concatenate([np.array(errors), pull * np.log(x / x0)])
 
 
@@ -101,8 +101,8 @@ def fit(source: EfficiencyFile) -> dict[str, CalibratedFactors]:
         names = sorted({name for p in points for name in _parameters(p)})
         prior = source.priors.get(stack, source.priors["default"])
         x0 = np.array([_prior_value(prior, n) for n in names])
-        low = np.array([LATENCY_BOUNDS[0] if n == "collective_latency_us" else BOUNDS[0] for n in names])
-        high = np.array([LATENCY_BOUNDS[1] if n == "collective_latency_us" else BOUNDS[1] for n in names])
+        low = np.array([LATENCY_BOUNDS[0] if n == "moe_dispatch_latency_us" else BOUNDS[0] for n in names])
+        high = np.array([LATENCY_BOUNDS[1] if n == "moe_dispatch_latency_us" else BOUNDS[1] for n in names])
         objective = partial(
             _residuals, stack=stack, names=names, points=points, x0=x0, fitted=fitted, source=source
         )

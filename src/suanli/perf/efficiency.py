@@ -26,6 +26,9 @@ class StackEfficiency(BaseModel):
     per-direction link bandwidth a collective achieves as bus bandwidth. ``comm_overlap`` is
     the share of a training step's compute time behind which tensor-, context- and
     expert-parallel communication can hide (comm-GEMM overlap, DualPipe-style scheduling).
+    ``collective_latency_us`` is the fixed cost of one collective within a server;
+    ``moe_dispatch_latency_us`` that of one expert-parallel dispatch or combine in serving,
+    which spans many chips and waits for the slowest expert.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,6 +39,7 @@ class StackEfficiency(BaseModel):
     scaleout: float = Field(gt=0, le=1)
     comm_overlap: float = Field(ge=0, le=1)
     collective_latency_us: float = Field(ge=0)
+    moe_dispatch_latency_us: float = Field(ge=0)
     decode_overhead_us_per_layer: float = Field(ge=0)
     source: str
 
@@ -56,7 +60,7 @@ class CalibratedFactors(BaseModel):
     gemm: dict[str, float] = {}
     memory: float | None = Field(default=None, gt=0, le=1)
     comm_overlap: float | None = Field(default=None, ge=0, le=1)
-    collective_latency_us: float | None = Field(default=None, ge=0)
+    moe_dispatch_latency_us: float | None = Field(default=None, ge=0)
 
 
 class EfficiencyFile(BaseModel):
@@ -93,7 +97,7 @@ def apply_calibration(
     for stack, fitted in calibrated.items():
         base = stacks.get(stack, priors["default"])
         update: dict[str, object] = {"gemm": {**base.gemm, **fitted.gemm}}
-        for name in ("memory", "comm_overlap", "collective_latency_us"):
+        for name in ("memory", "comm_overlap", "moe_dispatch_latency_us"):
             if getattr(fitted, name) is not None:
                 update[name] = getattr(fitted, name)
         update["source"] = f"{base.source}; fitted factors calibrated on the calibrate split"

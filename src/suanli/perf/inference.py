@@ -97,10 +97,12 @@ class _Serving:
         if work.experts:
             ops = 2.0 * work.moe_layers
             volume = ops * share * tokens / chips * work.active_experts * work.hidden * ACTIVATION_BYTES
+            latency = eff.moe_dispatch_latency_us
         else:
             ops = 2.0 * work.layers
             volume = ops * 2.0 * share * tokens * work.hidden * ACTIVATION_BYTES
-        return np.asarray(volume / bandwidth + ops * eff.collective_latency_us * 1e-6, dtype=np.float64)
+            latency = eff.collective_latency_us
+        return np.asarray(volume / bandwidth + ops * latency * 1e-6, dtype=np.float64)
 
     def decode_parts(self, chips: int, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Parts of one decode step's time for each batch size in ``batch``."""

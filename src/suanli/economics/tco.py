@@ -1,0 +1,156 @@
+"""Total cost of ownership of a sized fleet, per year and over the horizon.
+
+Capex: chips (catalog price, converted at the scenario's FX), servers around them, the
+scale-out network, and import duty on imported hardware. Opex per year: power (IT power at
+the average draw, times PUE, hours and price), maintenance (a share of hardware capex) and
+floor space per rack. Residual value is credited at the end of the horizon. Software
+migration is a one-off line for stacks other than CUDA. Unit costs: per million tokens served,
+per training run (the fleet's annualised cost over the run), per effective PFLOP-day.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict
+
+from suanli.catalog.accelerator import Accelerator
+from suanli.economics.costs import CostInputs
+from suanli.economics.fleet import FleetSize
+
+HOURS_PER_YEAR = 8766.0  # 365.25 days
+#: Country whose customs and tax the buyer-side duty applies to (the flagship's buyers).
+BUYER_COUNTRY = "CN"
+
+
+class FleetPower(BaseModel):
+    """Power and floor space of a fleet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    it_power_kw: float
+    facility_power_kw: float
+    racks: int
+
+
+class TCO(BaseModel):
+    """What a fleet costs. ``None`` where an input the catalog lacks (price, TDP) is needed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    currency: str
+    horizon_years: float
+    chip_price: float | None
+    capex_chips: float | None
+    capex_servers: float | None
+    capex_network: float | None
+    import_duty: float | None
+    capex: float | None
+    power_per_year: float | None
+    maintenance_per_year: float | None
+    floor_per_year: float | None
+    opex_per_year: float | None
+    residual_value: float | None
+    migration: float
+    tco: float | None
+    per_year: list[float] | None
+    annualised_cost: float | None
+    cost_per_million_tokens: float | None
+    cost_per_run: float | None
+    cost_per_pflop_day: float | None
+    missing: list[str]
+
+
+def fleet_power(fleet: FleetSize, accelerator: Accelerator, inputs: CostInputs) -> FleetPower | None:
+    """IT and facility power and racks; ``None`` when the catalog has no TDP for the chip."""
+    tdp = accelerator.spec("tdp_w")
+    if tdp is None:
+        return None
+    it_kw = fleet.chips * tdp * (1.0 + inputs.host_power_share) / 1000.0
+    return FleetPower(
+        it_power_kw=it_kw, facility_power_kw=it_kw * inputs.pue, racks=math.ceil(it_kw / inputs.rack_kw)
+    )
+
+
+def fleet_tco(
+    fleet: FleetSize, accelerator: Accelerator, inputs: CostInputs, run_days: float | None = None
+) -> TCO:
+    """The TCO of ``fleet`` under ``inputs``; ``run_days`` prices one training run."""
+    missing = []
+    years = inputs.horizon_years
+    price = None
+    if accelerator.price is None:
+        missing.append("price")
+    else:
+        price = inputs.to_currency(accelerator.price.amount, accelerator.price.currency)
+    power = fleet_power(fleet, accelerator, inputs)
+    if power is None:
+        missing.append("tdp_w")
+    migration = (
+        inputs.migration_engineer_months.get(accelerator.software_stack, 0.0) * inputs.engineer_month_cost
+    )
+
+    capex_chips = capex_servers = capex_network = duty = capex = None
+    if price is not None:
+        capex_chips = price * fleet.chips
+        capex_servers = capex_chips * inputs.server_overhead_share
+        capex_network = (capex_chips + capex_servers) * inputs.network_capex_share
+        imported = accelerator.country != BUYER_COUNTRY
+        duty = (capex_chips + capex_servers) * inputs.import_duty_share if imported else 0.0
+        capex = capex_chips + capex_servers + capex_network + duty
+
+    power_year = maintenance_year = floor_year = opex_year = None
+    if power is not None:
+        kwh = power.facility_power_kw * inputs.power_utilisation * HOURS_PER_YEAR
+        power_year = kwh * inputs.electricity_per_kwh
+        floor_year = power.racks * inputs.floor_cost_per_rack_year
+    if (
+        capex is not None
+        and capex_network is not None
+        and capex_chips is not None
+        and capex_servers is not None
+    ):
+        maintenance_year = (capex_chips + capex_servers + capex_network) * inputs.maintenance_share_per_year
+    if power_year is not None and maintenance_year is not None and floor_year is not None:
+        opex_year = power_year + maintenance_year + floor_year
+
+    tco = residual = per_year = annualised = per_m_tokens = per_run = per_pflop_day = None
+    if capex is not None and opex_year is not None:
+        residual = capex * inputs.residual_value_share
+        tco = capex + migration + opex_year * years - residual
+        full_years = max(1, math.ceil(years))
+        per_year = [opex_year * min(1.0, years - y) for y in range(full_years)]
+        per_year[0] += capex + migration
+        per_year[-1] -= residual
+        annualised = (capex - residual + migration) / years + opex_year
+        seconds = years * HOURS_PER_YEAR * 3600.0
+        if fleet.kind == "serving":
+            tokens = fleet.delivered_tokens_per_s * seconds * inputs.load_factor
+            per_m_tokens = tco / tokens * 1e6
+        if run_days is not None:
+            per_run = annualised * run_days / 365.25
+        if fleet.effective_pflops > 0:
+            per_pflop_day = annualised / 365.25 / (fleet.effective_pflops * inputs.load_factor)
+    return TCO(
+        currency=inputs.currency,
+        horizon_years=years,
+        chip_price=price,
+        capex_chips=capex_chips,
+        capex_servers=capex_servers,
+        capex_network=capex_network,
+        import_duty=duty,
+        capex=capex,
+        power_per_year=power_year,
+        maintenance_per_year=maintenance_year,
+        floor_per_year=floor_year,
+        opex_per_year=opex_year,
+        residual_value=residual,
+        migration=migration,
+        tco=tco,
+        per_year=per_year,
+        annualised_cost=annualised,
+        cost_per_million_tokens=per_m_tokens,
+        cost_per_run=per_run,
+        cost_per_pflop_day=per_pflop_day,
+        missing=missing,
+    )

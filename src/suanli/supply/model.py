@@ -1,0 +1,130 @@
+"""The supply model in array form: what the vectorised simulator consumes.
+
+:func:`compile_supply` turns scenario data (processes per accelerator, an order plan, the
+per-chip throughput from the performance model) into fixed-shape NumPy arrays over
+quarters x accelerators, so that the simulator never looks at a pydantic object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from suanli.supply.process import Supply
+from suanli.supply.quarters import quarter_index
+
+FloatArray = NDArray[np.float64]
+NEVER = 10_000  # a quarter index standing for "never"
+
+
+@dataclass(frozen=True)
+class SupplyModel:
+    """Arrays for A accelerators over T quarters (index 0 = the scenario's first quarter)."""
+
+    accelerators: tuple[str, ...]
+    quarters: tuple[str, ...]
+    approval_cdf: FloatArray  # (A, T): P(approved by the end of quarter t); 1 - last = never
+    revocation_hazard: FloatArray  # (A,)
+    strand_share: FloatArray  # (A,)
+    capacity: FloatArray  # (A, T): median units per quarter
+    capacity_sigma: FloatArray  # (A,)
+    total_cap: FloatArray  # (A,), inf where none
+    lead_time: NDArray[np.int64]  # (A,)
+    orders: FloatArray  # (T, A): units requested per quarter
+    price: FloatArray  # (A,): base price per unit, scenario currency
+    price_drift: FloatArray  # (A,)
+    price_sigma: FloatArray  # (A,)
+    duty: FloatArray  # (A,)
+    duty_shock_probability: FloatArray  # (A,)
+    duty_shock_size: FloatArray  # (A,)
+    prepayment_share: FloatArray  # (A,)
+    tension_loading: FloatArray  # (A,), correlation with the shared factor, in [-1, 1]
+    rate_per_chip: FloatArray  # (A,): useful work per chip (tokens/s on the scenario workload)
+    rate_sigma: FloatArray  # (A,): log-spread of the performance prediction
+    target: FloatArray  # (T,): required useful work per quarter (0 where no target)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(quarters, accelerators)``."""
+        return len(self.quarters), len(self.accelerators)
+
+
+def approval_cdf(supply: Supply, quarters: Sequence[str]) -> FloatArray:
+    """P(approved by the end of each quarter) for one accelerator."""
+    approval = supply.approval
+    start = quarters[0]
+    t = np.arange(len(quarters))
+    if approval.approved:
+        return np.ones(len(quarters))
+    if approval.by_quarter is not None:
+        mass = np.zeros(len(quarters))
+        for label, p in approval.by_quarter.items():
+            mass[min(max(quarter_index(label, start), 0), len(quarters) - 1)] += p
+        return np.cumsum(mass)
+    first = max(0, quarter_index(approval.first_quarter or start, start))
+    h = float(approval.hazard_per_quarter or 0.0)
+    reached = np.clip(t - first + 1, 0, None)
+    return np.asarray((1.0 - approval.never_share) * (1.0 - (1.0 - h) ** reached), dtype=np.float64)
+
+
+def compile_supply(
+    supplies: Mapping[str, Supply],
+    quarters: Sequence[str],
+    *,
+    orders: Mapping[str, Mapping[str, float]],
+    prices: Mapping[str, float],
+    prepayment: Mapping[str, float],
+    rates: Mapping[str, tuple[float, float]],
+    target: Sequence[float],
+) -> SupplyModel:
+    """Arrays for the simulator.
+
+    ``orders[acc][quarter]`` are units requested; ``rates[acc]`` is (useful work per chip,
+    log-spread); ``target`` the required work per quarter.
+    """
+    ids = tuple(supplies)
+    start = quarters[0]
+    n_q = len(quarters)
+    capacity = np.zeros((len(ids), n_q))
+    plan = np.zeros((n_q, len(ids)))
+    for a, acc in enumerate(ids):
+        cap = supplies[acc].capacity
+        begin = quarter_index(cap.start, start)
+        for t in range(max(begin, 0), n_q):
+            capacity[a, t] = cap.base * (1.0 + cap.growth_per_quarter) ** (t - begin)
+        for label, units in orders.get(acc, {}).items():
+            index = quarter_index(label, start)
+            if 0 <= index < n_q:
+                plan[index, a] += units
+    field = np.array
+    return SupplyModel(
+        accelerators=ids,
+        quarters=tuple(quarters),
+        approval_cdf=np.stack([approval_cdf(supplies[a], quarters) for a in ids]),
+        revocation_hazard=field([supplies[a].revocation.hazard_per_quarter for a in ids]),
+        strand_share=field([supplies[a].revocation.strand_share for a in ids]),
+        capacity=capacity,
+        capacity_sigma=field([supplies[a].capacity.sigma for a in ids]),
+        total_cap=field(
+            [
+                np.inf if supplies[a].capacity.total_cap is None else supplies[a].capacity.total_cap
+                for a in ids
+            ]
+        ),
+        lead_time=field([supplies[a].lead_time_quarters for a in ids], dtype=np.int64),
+        orders=plan,
+        price=field([prices.get(a, 0.0) for a in ids]),
+        price_drift=field([supplies[a].price.drift_per_quarter for a in ids]),
+        price_sigma=field([supplies[a].price.sigma_per_quarter for a in ids]),
+        duty=field([supplies[a].price.duty_share for a in ids]),
+        duty_shock_probability=field([supplies[a].price.duty_shock_probability for a in ids]),
+        duty_shock_size=field([supplies[a].price.duty_shock_size for a in ids]),
+        prepayment_share=field([prepayment.get(a, 0.0) for a in ids]),
+        tension_loading=np.clip(field([supplies[a].tension_loading for a in ids]), -1.0, 1.0),
+        rate_per_chip=field([rates[a][0] for a in ids]),
+        rate_sigma=field([rates[a][1] for a in ids]),
+        target=np.asarray(target, dtype=np.float64),
+    )
