@@ -60,7 +60,7 @@ def test_calibration_is_reproducible_from_the_calibrate_split() -> None:
         stored = source.calibrated[stack]
         for precision, value in factors.gemm.items():
             assert stored.gemm[precision] == pytest.approx(value, rel=0.02), (stack, precision)
-        for name in ("memory", "comm_overlap", "collective_latency_us"):
+        for name in ("memory", "comm_overlap", "moe_dispatch_latency_us"):
             got, want = getattr(factors, name), getattr(stored, name)
             assert (got is None) == (want is None)
             if got is not None:

@@ -33,6 +33,15 @@ class YamlDocument:
     data: object
     root: yaml.Node | None
 
+    def has(self, path: Sequence[int | str]) -> bool:
+        """Whether the document itself spells out the value at ``path``."""
+        node = self.root
+        for key in path:
+            node = _child(node, key)
+            if node is None:
+                return False
+        return True
+
     def line_of(self, path: Sequence[int | str]) -> int | None:
         """1-based line of the value at ``path`` (keys and list indices), or of its nearest parent."""
         node = self.root

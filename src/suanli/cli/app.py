@@ -13,6 +13,7 @@ from suanli.cli.compare_cmd import compare_command
 from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
 from suanli.cli.predict_cmd import predict_app, validate_command
+from suanli.cli.scenario_cmd import scenario_app, simulate_command
 from suanli.errors import SuanliError
 
 app = typer.Typer(
@@ -28,6 +29,8 @@ app.command("order")(order_command)
 app.add_typer(predict_app, name="predict")
 app.command("validate")(validate_command)
 app.command("compare")(compare_command)
+app.add_typer(scenario_app, name="scenario")
+app.command("simulate")(simulate_command)
 
 
 def _version(value: bool) -> None:

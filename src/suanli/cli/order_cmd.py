@@ -67,7 +67,10 @@ def order_command(
     state) still apply and are printed as warnings where the order falls outside them;
     ``--no-checks`` drops them.
     """
-    base = load_scenario(scenario).order
+    loaded = load_scenario(scenario)
+    if loaded.order is None:
+        raise InputValueError(f"scenario {loaded.id!r} has no order section", field="--scenario")
+    base = loaded.order
     overrides: dict[str, object] = {
         key: value
         for key, value in {

@@ -20,6 +20,7 @@ from suanli.errors import InfeasibleError
 from suanli.perf import predict_inference, predict_training
 from suanli.perf.hardware import chip_of
 from suanli.perf.results import InferencePrediction
+from suanli.perf.uncertainty import Z90
 
 #: The largest fleet the sizing search considers, in chips.
 MAX_FLEET_CHIPS = 2_000_000
@@ -42,6 +43,7 @@ class FleetSize(BaseModel):
     delivered_tokens_per_s: float
     tokens_per_s_per_chip: float
     effective_pflops: float  # model FLOP/s the fleet delivers, in PFLOP/s
+    perf_sigma_log: float  # log-spread of the per-chip throughput prediction
     detail: dict[str, float | int | str]
 
 
@@ -120,6 +122,7 @@ def _size_training(
         delivered_tokens_per_s=tokens_s,
         tokens_per_s_per_chip=tokens_s / chips,
         effective_pflops=flops / 1e15,
+        perf_sigma_log=math.log(p90 / tokens_s) / Z90,
         detail={"days_at_rate": target.tokens / tokens_s / 86_400},
     )
 
@@ -178,6 +181,7 @@ def _size_serving(
         delivered_tokens_per_s=delivered,
         tokens_per_s_per_chip=per_chip,
         effective_pflops=delivered * flops_per_token / 1e15,
+        perf_sigma_log=pred.interval.sigma_log,
         detail={
             "instance_chips": pred.tp,
             "tpot_ms": pred.tpot_s * 1e3,
@@ -246,5 +250,6 @@ def fleet_of(target: Target, accelerator: Accelerator, catalog: Catalog, chips: 
         delivered_tokens_per_s=tokens_s,
         tokens_per_s_per_chip=tokens_s / chips,
         effective_pflops=effective,
+        perf_sigma_log=math.log(p90 / tokens_s) / Z90,
         detail={**detail, "tokens_per_s_p10": p10, "tokens_per_s_p90": p90},
     )

@@ -1,19 +1,26 @@
 """The scenario file: one YAML document that describes a decision.
 
-This first version holds the identity of the scenario, its money settings and the order under
-discussion with the consistency checks its sources call for; later sections (workloads,
-supply, decision, standoff) extend the same model.
+Sections: identity and horizon (``as_of``, ``start_quarter``, ``horizon_quarters``), the
+``order`` under discussion with its consistency checks, ``economics`` (cost inputs),
+``workload`` (what useful compute means), ``candidates`` and their ``supply`` processes,
+the order ``plan``, the ``decision`` (budget, target, risk appetite), ``sovereignty``
+weights, ``standoff`` parameters, and ``observations`` made after ``as_of``. A scenario may
+``extend`` another: its keys are laid over the base's (mappings merged, lists replaced).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.catalog.provenance import SourceDate
 from suanli.economics.costs import CostInputs, default_cost_inputs
 from suanli.economics.order import Order
+from suanli.economics.workload import Workload
+from suanli.supply.process import Supply, Tension
+from suanli.supply.quarters import parse_quarter, quarter_index
+from suanli.supply.run import Observation
 
 
 class Source(BaseModel):
@@ -56,6 +63,91 @@ class EconomicsSection(BaseModel):
         return default_cost_inputs(self.currency, **overrides)
 
 
+class Equivalent(BaseModel):
+    """A target stated as the useful work of a fleet (e.g. 60,000 H200 on the workload)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accelerator: str
+    chips: int = Field(ge=1, le=10_000_000)
+
+
+class ComputeTarget(BaseModel):
+    """Useful compute required from ``from_quarter`` on: tokens/s, or a fleet equivalent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    from_quarter: str
+    tokens_per_s: float | None = Field(default=None, gt=0)
+    equivalent: Equivalent | None = None
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        parse_quarter(self.from_quarter)
+        if (self.tokens_per_s is None) == (self.equivalent is None):
+            msg = "give exactly one of tokens_per_s and equivalent"
+            raise ValueError(msg)
+        return self
+
+
+class RiskAppetite(BaseModel):
+    """How sure the decision maker wants to be."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p_meet_target: float = Field(default=0.8, gt=0, lt=1, description="Required probability of meeting it.")
+    tail: float = Field(default=0.05, gt=0, lt=0.5, description="Tail share for capacity at risk.")
+
+
+class Decision(BaseModel):
+    """What the decision maker wants: a compute target within a budget at a risk appetite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    budget: float | None = Field(default=None, gt=0, description="Total spend cap, scenario currency.")
+    target: ComputeTarget
+    risk: RiskAppetite = RiskAppetite()
+
+
+class Sovereignty(BaseModel):
+    """Weights of sovereignty criteria and each candidate's score (0 worst, 1 best) on them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weights: dict[str, float]
+    scores: dict[str, dict[str, float]]
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _scores_in_range(self) -> Self:
+        for accelerator, scores in self.scores.items():
+            unknown = set(scores) - set(self.weights)
+            if unknown:
+                msg = f"scores of {accelerator} name criteria without a weight: {', '.join(sorted(unknown))}"
+                raise ValueError(msg)
+            if any(not 0 <= v <= 1 for v in scores.values()):
+                msg = f"scores of {accelerator} must lie in [0, 1]"
+                raise ValueError(msg)
+        return self
+
+
+class Standoff(BaseModel):
+    """Parameters of the game between the seller and the buyer's regulator (per quarter)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seller_inventory_units: float = Field(ge=0)
+    seller_holding_cost_per_unit_quarter: float = Field(ge=0, description="Scenario currency.")
+    seller_line_cost_per_quarter: float = Field(ge=0, description="Dedicated line, scenario currency.")
+    seller_margin_per_unit: float = Field(ge=0, description="Scenario currency.")
+    buyer_delay_cost_per_quarter: float = Field(ge=0, description="Scenario currency.")
+    buyer_security_cost_share: float = Field(
+        ge=0, le=1, description="Of the order value, for the black-box risk."
+    )
+    source: str = Field(min_length=3)
+
+
 class Scenario(BaseModel):
     """A decision scenario."""
 
@@ -64,10 +156,48 @@ class Scenario(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     title: str = Field(min_length=3)
     as_of: SourceDate = Field(description="The date the assumptions could have been set.")
-    order: Order
+    extends: str | None = Field(default=None, description="Scenario this one updates.")
+    start_quarter: str = "2026Q1"
+    horizon_quarters: int = Field(default=12, ge=1, le=80)
+    order: Order | None = None
     economics: EconomicsSection = EconomicsSection()
+    workload: str | Workload = "train-llama3-70b"
+    candidates: tuple[str, ...] = ()
+    supply: dict[str, Supply] = {}
+    tension: Tension = Tension(source="assumption: one shared factor, unit scale")
+    plan: dict[str, dict[str, float]] = {}
+    prices: dict[str, float] = Field(default={}, description="Per-chip price overrides, scenario currency.")
+    decision: Decision | None = None
+    sovereignty: Sovereignty | None = None
+    standoff: Standoff | None = None
+    observations: tuple[Observation, ...] = ()
     sources: tuple[Source, ...] = ()
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        parse_quarter(self.start_quarter)
+        missing = [c for c in self.candidates if c not in self.supply]
+        if missing:
+            msg = f"candidates without a supply process: {', '.join(missing)}"
+            raise ValueError(msg)
+        for accelerator, orders in self.plan.items():
+            if accelerator not in self.candidates:
+                msg = f"plan orders {accelerator!r}, which is not a candidate"
+                raise ValueError(msg)
+            for label, units in orders.items():
+                index = quarter_index(label, self.start_quarter)
+                if not 0 <= index < self.horizon_quarters:
+                    msg = f"plan quarter {label} of {accelerator} is outside the horizon"
+                    raise ValueError(msg)
+                if units < 0:
+                    msg = f"plan units must be >= 0 (got {units} for {accelerator} in {label})"
+                    raise ValueError(msg)
+        for observation in self.observations:
+            if observation.accelerator not in self.candidates:
+                msg = f"observation of {observation.accelerator!r}, which is not a candidate"
+                raise ValueError(msg)
+        return self
 
     def cost_inputs(self) -> CostInputs:
         """The cost inputs in force for this scenario."""

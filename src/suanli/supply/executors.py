@@ -55,19 +55,22 @@ class DaskExecutor:
 
     def __init__(self, scheduler: str | None = None) -> None:
         try:
-            from dask.distributed import Client, LocalCluster  # noqa: PLC0415 - optional extra
+            from dask import distributed as dask_distributed  # noqa: PLC0415 - optional extra
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise InputValueError(
                 "needs the dask extra: pip install 'suanli[dask]'", field="--executor"
             ) from exc
-        self._cluster = None
+        # dask ships incomplete annotations: its objects are handled as Any here.
+        distributed: Any = dask_distributed
+        self._cluster: Any = None
+        self._client: Any
         if scheduler is None:
-            self._cluster = LocalCluster(
+            self._cluster = distributed.LocalCluster(
                 n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
             )
-            self._client = Client(self._cluster)
+            self._client = distributed.Client(self._cluster)
         else:
-            self._client = Client(scheduler)
+            self._client = distributed.Client(scheduler)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
         """Results of ``fn(item)`` in order, computed on the cluster."""
