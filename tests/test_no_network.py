@@ -27,3 +27,11 @@ def test_guard_blocks_connections() -> None:
 def test_commands_run_offline(cli, args: list[str]) -> None:
     # The autouse guard turns any connection attempt into an internal error (exit 1).
     assert cli(*args).code == 0
+
+
+@pytest.mark.allow_loopback
+def test_loopback_guard_still_refuses_other_hosts() -> None:
+    with pytest.raises(NetworkAccessError):
+        socket.create_connection(("192.0.2.1", 80))
+    with pytest.raises(NetworkAccessError):
+        socket.getaddrinfo("example.com", 443)

@@ -58,7 +58,8 @@ class Paths:
 
 
 def _chunk(model: SupplyModel, seed: int, paths: int, blocks: Sequence[int]) -> list[BlockResult]:
-    return [simulate_block(model, seed, b, min(BLOCK_PATHS, paths - b * BLOCK_PATHS)) for b in blocks]
+    # Every block draws all its paths, so a path's numbers never depend on the run's length.
+    return [simulate_block(model, seed, b, BLOCK_PATHS).head(paths - b * BLOCK_PATHS) for b in blocks]
 
 
 def simulate_paths(

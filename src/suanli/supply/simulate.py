@@ -36,6 +36,19 @@ class BlockResult:
     stranded_prepayment: NDArray[np.float32]  # (P,): prepaid for units never delivered
     approval_quarter: NDArray[np.int16]  # (P, A): NEVER where never approved
 
+    def head(self, paths: int) -> BlockResult:
+        """The first ``paths`` paths of the block."""
+        if paths >= self.compute.shape[0]:
+            return self
+        return BlockResult(
+            first_path=self.first_path,
+            delivered=self.delivered[:paths],
+            compute=self.compute[:paths],
+            spend=self.spend[:paths],
+            stranded_prepayment=self.stranded_prepayment[:paths],
+            approval_quarter=self.approval_quarter[:paths],
+        )
+
 
 def block_generator(seed: int, block: int) -> np.random.Generator:
     """The random stream of block ``block`` under ``seed``."""
@@ -91,7 +104,7 @@ def simulate_block(model: SupplyModel, seed: int, block: int, paths: int) -> Blo
     # Revocation: geometric time after approval, hastened by tension (hence 1 - u).
     u_rev = 1.0 - _copula_uniform(rng, z, model.tension_loading)
     hazard = np.clip(model.revocation_hazard, 0.0, 1.0 - 1e-12)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lasting = np.floor(np.log1p(-np.clip(u_rev, 0.0, 1.0 - 1e-12)) / np.log1p(-hazard))
     lasting = np.where(hazard > 0, np.minimum(lasting, NEVER), NEVER).astype(np.int64)
     revoke_at = np.minimum(approve_at + 1 + lasting, NEVER)

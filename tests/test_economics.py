@@ -1,0 +1,236 @@
+"""Fleet sizing, TCO and substitution: hand checks and monotonicity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suanli.catalog import Figure, builtin_catalog
+from suanli.economics.compare import compare
+from suanli.economics.costs import cost_defaults, default_cost_inputs
+from suanli.economics.fleet import FleetSize, size_fleet, sizing_unit
+from suanli.economics.tco import HOURS_PER_YEAR, fleet_tco
+from suanli.economics.workload import ServingTarget, TrainingTarget, load_workload
+
+CAT = builtin_catalog()
+
+
+def _fleet(chips: int, kind: str = "serving", tokens_per_s: float = 1000.0) -> FleetSize:
+    return FleetSize(
+        accelerator="h200-sxm",
+        target="test",
+        kind=kind,
+        required_tokens_per_s=tokens_per_s,
+        chips=chips,
+        chips_p90_perf=chips,
+        chips_p10_perf=chips,
+        servers=chips // 8,
+        unit_chips=8,
+        delivered_tokens_per_s=tokens_per_s,
+        tokens_per_s_per_chip=tokens_per_s / chips,
+        effective_pflops=1.0,
+        perf_sigma_log=0.1,
+        detail={},
+    )
+
+
+def test_tco_hand_checked_small_fleet() -> None:
+    # 16 H200 at CNY 175,000; every cost input set by hand.
+    inputs = default_cost_inputs(
+        "CNY",
+        electricity_per_kwh=0.5,
+        pue=1.25,
+        horizon_years=4,
+        maintenance_share_per_year=0.05,
+        network_capex_share=0.2,
+        server_overhead_share=0.25,
+        host_power_share=0.5,
+        rack_kw=20,
+        floor_cost_per_rack_year=100_000,
+        residual_value_share=0.1,
+        import_duty_share=0.1,
+        power_utilisation=0.8,
+        engineer_month_cost=100_000,
+    )
+    h200 = CAT.accelerator("h200-sxm")
+    tco = fleet_tco(_fleet(16), h200, inputs)
+    chips = 16 * 175_000  # 2.8 M
+    servers = chips * 0.25  # 0.7 M
+    network = (chips + servers) * 0.2  # 0.7 M
+    duty = (chips + servers) * 0.1  # imported: 0.35 M
+    capex = chips + servers + network + duty  # 4.55 M
+    it_kw = 16 * 700 * 1.5 / 1000  # 16.8 kW
+    power = it_kw * 1.25 * 0.8 * HOURS_PER_YEAR * 0.5
+    maintenance = (chips + servers + network) * 0.05
+    floor = 1 * 100_000  # 16.8 kW fits one 20 kW rack
+    expected = capex + 4 * (power + maintenance + floor) - capex * 0.1
+    assert tco.capex == pytest.approx(capex)
+    assert tco.import_duty == pytest.approx(duty)
+    assert tco.power_per_year == pytest.approx(power)
+    assert tco.tco == pytest.approx(expected)
+    assert tco.migration == 0.0  # CUDA is the reference stack
+    assert sum(tco.per_year or []) == pytest.approx(expected)
+    seconds = 4 * HOURS_PER_YEAR * 3600
+    assert tco.cost_per_million_tokens == pytest.approx(expected / (1000 * seconds) * 1e6)
+
+
+def test_domestic_chips_pay_no_import_duty_but_migration() -> None:
+    inputs = default_cost_inputs("CNY", import_duty_share=0.2)
+    ascend = CAT.accelerator("ascend-910c")
+    tco = fleet_tco(_fleet(8), ascend, inputs)
+    assert tco.import_duty == 0.0
+    assert tco.migration == inputs.migration_engineer_months["cann"] * inputs.engineer_month_cost
+
+
+@settings(max_examples=20, deadline=None)
+@given(low=st.floats(min_value=0.0, max_value=2.0), bump=st.floats(min_value=0.001, max_value=2.0))
+def test_higher_electricity_price_never_lowers_tco(low: float, bump: float) -> None:
+    h200 = CAT.accelerator("h200-sxm")
+    cheap = fleet_tco(_fleet(64), h200, default_cost_inputs("CNY", electricity_per_kwh=low))
+    dear = fleet_tco(_fleet(64), h200, default_cost_inputs("CNY", electricity_per_kwh=low + bump))
+    assert dear.tco is not None
+    assert cheap.tco is not None
+    assert dear.tco >= cheap.tco
+
+
+def test_currency_round_trip() -> None:
+    h200 = CAT.accelerator("h200-sxm")
+    cny = fleet_tco(_fleet(64), h200, default_cost_inputs("CNY"))
+    usd = fleet_tco(_fleet(64), h200, default_cost_inputs("USD"))
+    fx = default_cost_inputs("CNY").cny_per_usd
+    assert usd.tco is not None
+    assert cny.tco == pytest.approx(usd.tco * fx)
+    assert cny.capex == pytest.approx((usd.capex or 0) * fx)
+
+
+def test_missing_price_gives_none_not_a_guess() -> None:
+    fleet = _fleet(8)
+    tco = fleet_tco(fleet, CAT.accelerator("mtt-s4000"), default_cost_inputs())
+    assert tco.tco is None
+    assert tco.capex is None
+    assert "price" in tco.missing
+
+
+@pytest.mark.parametrize("accelerator", ["h100-sxm", "ascend-910b"])
+def test_more_efficient_chips_never_need_more(accelerator: str) -> None:
+    target = load_workload("train-llama3-70b").targets[0]
+    base = CAT.accelerator(accelerator)
+    figure = base.bf16_dense_tflops
+    assert figure is not None
+    faster = base.model_copy(
+        update={
+            "bf16_dense_tflops": Figure(
+                value=figure.value * 1.5, source="test", date="2026", confidence="estimate"
+            )
+        }
+    )
+    assert size_fleet(target, faster, CAT).chips <= size_fleet(target, base, CAT).chips
+
+
+def test_training_fleet_meets_its_deadline_and_rounds_to_servers() -> None:
+    target = TrainingTarget(model="llama3-8b", tokens=1e12, days=30)
+    fleet = size_fleet(target, CAT.accelerator("h100-sxm"), CAT)
+    assert fleet.delivered_tokens_per_s >= target.tokens_per_s
+    assert fleet.chips % sizing_unit(CAT.accelerator("h100-sxm")) == 0
+    assert fleet.chips_p90_perf <= fleet.chips <= fleet.chips_p10_perf
+
+
+def test_serving_fleet_meets_rate_and_latency() -> None:
+    target = ServingTarget(
+        model="llama3-70b",
+        output_tokens_per_s=20_000,
+        input_tokens=1000,
+        output_tokens=200,
+        tpot_ms=50,
+        weight_precision="fp8",
+    )
+    fleet = size_fleet(target, CAT.accelerator("h200-sxm"), CAT)
+    assert fleet.delivered_tokens_per_s >= 20_000
+    assert float(fleet.detail["tpot_ms"]) <= 50
+
+
+def test_substitution_against_a_reference_fleet() -> None:
+    work = load_workload("train-llama3-70b")
+    result = compare(
+        work,
+        ["h200-sxm", "ascend-910c", "mtt-s4000", "t-head-zhenwu-810e"],
+        CAT,
+        default_cost_inputs(),
+        reference=("h200-sxm", 8000),
+    )
+    same = result.accelerators["h200-sxm"]
+    assert same.equivalent_to_reference == pytest.approx(1.0, abs=0.01)  # itself, rounded to servers
+    ascend = result.accelerators["ascend-910c"]
+    assert ascend.equivalent_to_reference is not None
+    assert ascend.chips is not None
+    assert ascend.tco_to_reference is not None
+    assert not result.accelerators["t-head-zhenwu-810e"].available  # no compute figures in the catalog
+    assert result.accelerators["mtt-s4000"].tco is None  # no price in the catalog
+
+
+def test_reverse_question() -> None:
+    work = load_workload("serve-llama3-70b")
+    result = compare(work, ["h200-sxm"], CAT, default_cost_inputs(), reference=("ascend-910b", 1024))
+    h200 = result.accelerators["h200-sxm"]
+    assert h200.chips is not None
+    assert h200.chips < 1024  # an H200 outserves a 910B: fewer of them do the same work
+
+
+def test_compare_cli_json(cli) -> None:
+    result = cli(
+        "compare",
+        "--workload",
+        "serve-llama3-70b",
+        "--accelerators",
+        "h200-sxm,ascend-910c,mlu590",
+        "--reference",
+        "h200-sxm:80000",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    ascend = out["accelerators"]["ascend-910c"]
+    for field in (
+        "chips",
+        "servers",
+        "it_power_mw",
+        "capex",
+        "tco",
+        "currency",
+        "cost_per_million_tokens",
+        "equivalent_to_reference",
+    ):
+        assert field in ascend
+    assert out["reference"]["chips"] == 80000
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["compare", "--reference", "h200-sxm"], "--reference"),
+        (["compare", "--workload", "train-gpt5"], "unknown workload"),
+        (["compare", "--accelerators", "h300"], "unknown accelerator"),
+    ],
+)
+def test_compare_bad_input(cli, args: list[str], fragment: str) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert fragment in result.err
+
+
+def test_cost_defaults_carry_sources() -> None:
+    defaults = cost_defaults()
+    for name in (
+        "electricity_cny_per_kwh",
+        "pue",
+        "cny_per_usd",
+        "horizon_years",
+        "maintenance_share_per_year",
+    ):
+        item = getattr(defaults, name)
+        assert item.source
+        assert item.confidence in {"datasheet", "press", "estimate"}
+    assert defaults.migration_engineer_months["cuda"].value == 0
