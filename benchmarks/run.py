@@ -5,6 +5,7 @@ Run with ``make bench``. Nothing here is a pass/fail test: machines are shared a
 
 from __future__ import annotations
 
+import os
 import time
 import timeit
 from collections.abc import Callable
@@ -97,9 +98,50 @@ def bench_search() -> None:
     print(f"predict_inference (70B on 8 chips, all instance sizes, TPOT target): {infer:,.0f}/s")
 
 
+def bench_supply() -> None:
+    import tracemalloc  # noqa: PLC0415 - only this benchmark measures memory
+
+    from suanli.analysis import supply_model  # noqa: PLC0415
+    from suanli.scenario import load_scenario  # noqa: PLC0415
+    from suanli.supply.reference import simulate_reference  # noqa: PLC0415
+    from suanli.supply.run import simulate_paths, summarize  # noqa: PLC0415
+
+    model = supply_model(load_scenario("h200-china-2026"))
+    n_t, n_a = model.shape
+    paths = 1_000_000
+    simulate_paths(model, 50_000, seed=0)  # warm up threads and caches
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        raw = simulate_paths(model, paths, seed=1)
+        best = min(best, time.perf_counter() - start)
+    rate = paths * n_t * n_a / best
+    start = time.perf_counter()
+    summarize(raw, model, scenario="bench", seed=1, executor="local", seconds=best)
+    summary_s = time.perf_counter() - start
+    print(
+        f"supply: {paths:,} paths x {n_t} quarters x {n_a} accelerators in {best:.2f} s "
+        f"= {rate / 1e6:,.1f} M path-quarter-accelerators/s (local executor, {os.cpu_count()} cores); "
+        f"percentiles and tail risk {summary_s:.2f} s more"
+    )
+    loop_paths = 2_000
+    start = time.perf_counter()
+    simulate_reference(model, loop_paths, seed=1)
+    loop_rate = loop_paths * n_t * n_a / (time.perf_counter() - start)
+    print(
+        f"  per-path Python loop: {loop_rate / 1e6:,.3f} M/s -> vectorised is {rate / loop_rate:,.0f}x faster"
+    )
+    tracemalloc.start()
+    simulate_paths(model, paths, seed=1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  peak traced memory for {paths:,} paths: {peak / 2**30:.2f} GiB")
+
+
 def main() -> None:
     bench_catalog()
     bench_search()
+    bench_supply()
 
 
 if __name__ == "__main__":

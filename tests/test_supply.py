@@ -175,3 +175,22 @@ def test_quarter_arithmetic() -> None:
     assert quarter_labels("2026Q3", 3) == ["2026Q3", "2026Q4", "2027Q1"]
     with pytest.raises(ValueError, match="2026Q1"):
         quarter_index("2026-Q1", "2026Q1")
+
+
+def test_vectorised_simulator_agrees_with_the_plain_loop() -> None:
+    # Same model, independent random numbers: means agree within a few standard errors.
+    from suanli.analysis import supply_model  # noqa: PLC0415 - the flagship model is built here only
+    from suanli.scenario import load_scenario  # noqa: PLC0415
+    from suanli.supply.reference import simulate_reference  # noqa: PLC0415
+
+    model = supply_model(load_scenario("h200-china-2026"))
+    n = 6000
+    loop = simulate_reference(model, n, seed=2)
+    compute = np.array([c for c, _ in loop])
+    spend = np.array([s for _, s in loop])
+    fast = simulate_paths(model, 40_000, seed=2)
+    for t in (2, 5, 11):
+        se = compute[:, t].std() / math.sqrt(n)
+        assert abs(compute[:, t].mean() - fast.compute[t].mean()) < 4 * se + 1e-6
+    se = spend.std() / math.sqrt(n)
+    assert abs(spend.mean() - fast.spend.sum(axis=0).mean()) < 4 * se

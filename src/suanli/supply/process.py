@@ -14,8 +14,9 @@ capacity
     by ``growth`` per quarter, times a per-path log-normal factor (spread ``sigma``),
     optionally capped in total (a per-buyer licence cap).
 price and duty
-    a per-quarter log-normal price drift, and discrete duty shocks (probability per quarter,
-    size in share of price), buyer side.
+    a drift per quarter and a log-normal price level whose spread grows as
+    ``sigma_per_quarter * sqrt(quarters)``, and discrete duty shocks (probability per
+    quarter, size in share of price), buyer side.
 tension
     the loading of this accelerator's hazards on a per-path "trade tension" factor shared by
     all accelerators: positive tension raises revocation and lowers approval together.

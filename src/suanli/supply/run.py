@@ -59,7 +59,7 @@ class Paths:
 
 def _chunk(model: SupplyModel, seed: int, paths: int, blocks: Sequence[int]) -> list[BlockResult]:
     # Every block draws all its paths, so a path's numbers never depend on the run's length.
-    return [simulate_block(model, seed, b, BLOCK_PATHS).head(paths - b * BLOCK_PATHS) for b in blocks]
+    return [simulate_block(model, seed, b).head(paths - b * BLOCK_PATHS) for b in blocks]
 
 
 def simulate_paths(
@@ -92,14 +92,14 @@ def simulate_paths(
     try:
         for chunk in runner.map(partial(_chunk, model, seed, paths), chunks):
             for r in chunk:
-                rows = slice(r.first_path, r.first_path + r.compute.shape[0])
-                out.delivered[:, :, rows] = r.delivered.transpose(1, 2, 0)
-                out.compute[:, rows] = r.compute.T
-                out.spend[:, rows] = r.spend.T
+                rows = slice(r.first_path, r.first_path + r.paths)
+                out.delivered[:, :, rows] = r.delivered
+                out.compute[:, rows] = r.compute
+                out.spend[:, rows] = r.spend
                 out.stranded_prepayment[rows] = r.stranded_prepayment
-                out.approval_quarter[:, rows] = r.approval_quarter.T
+                out.approval_quarter[:, rows] = r.approval_quarter
             if progress is not None:
-                progress(sum(r.compute.shape[0] for r in chunk))
+                progress(sum(r.paths for r in chunk))
     finally:
         if own:
             runner.close()

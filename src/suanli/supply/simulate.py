@@ -1,10 +1,12 @@
 """Vectorised Monte Carlo of supply: paths x quarters x accelerators in NumPy.
 
 Paths are simulated in fixed blocks of :data:`BLOCK_PATHS`; block ``b`` draws from its own
-stream ``SeedSequence(seed, spawn_key=(b,))``, so the numbers for a path depend only on the
-seed and the path's index, never on how blocks are grouped into chunks or which executor runs
-them. Within a block every draw is an array over paths and accelerators; the only Python
-loop runs over quarters, whose state (backlog, cumulative deliveries) carries forward.
+stream ``SeedSequence(seed, spawn_key=(b,))`` and always draws a full block, so the numbers
+for a path depend only on the seed and the path's index, never on how blocks are grouped
+into chunks, how many paths are asked for, or which executor runs them. Arrays keep the
+path axis last (accelerator x path): the long, contiguous axis is the one NumPy loops over.
+The only Python loops run over quarters, whose state (backlog, deliveries) carries forward,
+and over the handful of accelerators when prices are applied.
 
 Correlation: a per-path trade-tension factor ``Z ~ N(0, 1)`` enters each accelerator's
 approval and revocation times through a Gaussian copula with correlation
@@ -30,23 +32,28 @@ class BlockResult:
     """Per-path outputs of one block (float32 to keep a million paths in a few hundred MB)."""
 
     first_path: int
-    delivered: NDArray[np.float32]  # (P, T, A): units installed by the end of each quarter
-    compute: NDArray[np.float32]  # (P, T): useful work installed (tokens/s)
-    spend: NDArray[np.float32]  # (P, T): money paid in each quarter
+    delivered: NDArray[np.float32]  # (T, A, P): units installed by the end of each quarter
+    compute: NDArray[np.float32]  # (T, P): useful work installed (tokens/s)
+    spend: NDArray[np.float32]  # (T, P): money paid in each quarter
     stranded_prepayment: NDArray[np.float32]  # (P,): prepaid for units never delivered
-    approval_quarter: NDArray[np.int16]  # (P, A): NEVER where never approved
+    approval_quarter: NDArray[np.int16]  # (A, P): NEVER where never approved
+
+    @property
+    def paths(self) -> int:
+        """Paths in the block."""
+        return int(self.compute.shape[1])
 
     def head(self, paths: int) -> BlockResult:
         """The first ``paths`` paths of the block."""
-        if paths >= self.compute.shape[0]:
+        if paths >= self.paths:
             return self
         return BlockResult(
             first_path=self.first_path,
-            delivered=self.delivered[:paths],
-            compute=self.compute[:paths],
-            spend=self.spend[:paths],
+            delivered=self.delivered[:, :, :paths],
+            compute=self.compute[:, :paths],
+            spend=self.spend[:, :paths],
             stranded_prepayment=self.stranded_prepayment[:paths],
-            approval_quarter=self.approval_quarter[:paths],
+            approval_quarter=self.approval_quarter[:, :paths],
         )
 
 
@@ -58,107 +65,131 @@ def block_generator(seed: int, block: int) -> np.random.Generator:
 def _copula_uniform(
     rng: np.random.Generator, z: NDArray[np.float64], loading: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """Uniforms correlated with the shared factor ``z`` (shape (P, 1)) with correlation ``loading``."""
-    eps = rng.standard_normal((z.shape[0], loading.shape[0]))
-    return np.asarray(ndtr(loading * z + np.sqrt(1.0 - loading**2) * eps), dtype=np.float64)
+    """Uniforms (A, P) correlated with the shared factor ``z`` (P,) with correlation ``loading``."""
+    eps = rng.standard_normal((loading.shape[0], z.shape[0]))
+    mixed = loading[:, None] * z[None, :] + np.sqrt(1.0 - loading**2)[:, None] * eps
+    return np.asarray(ndtr(mixed), dtype=np.float64)
 
 
 def _approval_quarters(model: SupplyModel, u: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Inverse CDF of approval time per accelerator; ``NEVER`` past the last quarter."""
+    """Inverse CDF of approval time per accelerator (rows of ``u``); ``NEVER`` past the horizon."""
     quarters = np.empty(u.shape, dtype=np.int64)
-    for a in range(u.shape[1]):
-        cdf = model.approval_cdf[a]
-        index = np.searchsorted(cdf, u[:, a], side="right")
-        quarters[:, a] = np.where(index >= cdf.shape[0], NEVER, index)
+    for a, cdf in enumerate(model.approval_cdf):
+        index = np.searchsorted(cdf, u[a], side="right")
+        quarters[a] = np.where(index >= cdf.shape[0], NEVER, index)
     return quarters
 
 
-def _price_and_duty(
-    model: SupplyModel, rng: np.random.Generator, paths: int
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Price and duty, shape (paths or 1, quarters, accelerators); random only where they vary."""
+def _revocation_quarters(
+    model: SupplyModel, approve_at: NDArray[np.int64], u: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """First quarter without a licence: a geometric time after approval (``NEVER`` if no hazard)."""
+    hazard = np.clip(model.revocation_hazard, 0.0, 1.0 - 1e-12)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lasting = np.floor(np.log1p(-np.clip(u, 0.0, 1.0 - 1e-12)) / np.log1p(-hazard))
+    lasting = np.where(hazard > 0, np.minimum(lasting, NEVER), NEVER).astype(np.int64)
+    return np.minimum(approve_at + 1 + lasting, NEVER)
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """Price and duty per accelerator as (T, P) arrays, or (T, 1) where they do not vary."""
+
+    price: list[NDArray[np.float32]]
+    duty: list[NDArray[np.float32]]
+
+
+def _prices(model: SupplyModel, rng: np.random.Generator, paths: int) -> _Prices:
+    """Price and duty paths, drawn only for the accelerators where they vary.
+
+    Prices drift per quarter around a log-normal level whose spread grows as sqrt(quarters);
+    duty rises by discrete shocks, floored at zero.
+    """
     n_t, n_a = model.shape
-    steps = np.arange(1, n_t + 1)[None, :, None]
-    price = (model.price * np.exp(model.price_drift * steps)).astype(F32)
-    noisy = np.flatnonzero(model.price_sigma > 0)
-    if noisy.size:
-        walk = np.cumsum(rng.standard_normal((paths, n_t, noisy.size), dtype=F32), axis=1)
-        price = np.repeat(price, paths, axis=0)
-        price[:, :, noisy] *= np.exp(model.price_sigma[noisy].astype(F32) * walk)
-    duty = np.broadcast_to(model.duty.astype(F32), (1, n_t, n_a))
-    shocked = np.flatnonzero(model.duty_shock_probability > 0)
-    if shocked.size:
-        draws = rng.random((paths, n_t, shocked.size), dtype=F32)
-        hits = np.cumsum(draws < model.duty_shock_probability[shocked], axis=1)
-        duty = np.repeat(duty, paths, axis=0)
-        duty[:, :, shocked] = np.maximum(model.duty[shocked] + model.duty_shock_size[shocked] * hits, 0.0)
-    return price, duty
+    steps = np.arange(1, n_t + 1, dtype=np.float64)[:, None]
+    root = np.sqrt(steps).astype(F32)
+    noisy = model.price_sigma > 0
+    levels = rng.standard_normal((int(noisy.sum()), paths), dtype=F32)
+    shocked = model.duty_shock_probability > 0
+    draws = rng.random((int(shocked.sum()), n_t, paths), dtype=F32)
+    prices, duties = [], []
+    n, j = 0, 0
+    for a in range(n_a):
+        base = (model.price[a] * np.exp(model.price_drift[a] * steps)).astype(F32)  # (T, 1)
+        if noisy[a]:
+            base = base * np.exp(F32(model.price_sigma[a]) * root * levels[n][None, :])
+            n += 1
+        prices.append(base)
+        duty = np.full((n_t, 1), model.duty[a], dtype=F32)
+        if shocked[a]:
+            hits = np.cumsum(draws[j] < F32(model.duty_shock_probability[a]), axis=0, dtype=np.int16)
+            duty = np.maximum(duty + F32(model.duty_shock_size[a]) * hits, F32(0.0))
+            j += 1
+        duties.append(duty)
+    return _Prices(price=prices, duty=duties)
 
 
-def simulate_block(model: SupplyModel, seed: int, block: int, paths: int) -> BlockResult:
-    """Simulate ``paths`` paths of block ``block`` (paths ``block * BLOCK_PATHS`` onwards)."""
+def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
+    """Simulate the :data:`BLOCK_PATHS` paths of block ``block``."""
+    paths = BLOCK_PATHS
     rng = block_generator(seed, block)
     n_t, n_a = model.shape
-    z = rng.standard_normal((paths, 1))
+    z = rng.standard_normal(paths)
     approve_at = _approval_quarters(model, _copula_uniform(rng, z, model.tension_loading))
-    # Revocation: geometric time after approval, hastened by tension (hence 1 - u).
-    u_rev = 1.0 - _copula_uniform(rng, z, model.tension_loading)
-    hazard = np.clip(model.revocation_hazard, 0.0, 1.0 - 1e-12)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lasting = np.floor(np.log1p(-np.clip(u_rev, 0.0, 1.0 - 1e-12)) / np.log1p(-hazard))
-    lasting = np.where(hazard > 0, np.minimum(lasting, NEVER), NEVER).astype(np.int64)
-    revoke_at = np.minimum(approve_at + 1 + lasting, NEVER)
-    sigma = model.capacity_sigma
-    cap_factor = np.exp(sigma * rng.standard_normal((paths, n_a)) - sigma**2 / 2).astype(F32)
-    perf = np.exp(model.rate_sigma * rng.standard_normal((paths, n_a))).astype(F32)
-    price, duty = _price_and_duty(model, rng, paths)
+    # Tension hastens revocation, hence 1 - u.
+    revoke_at = _revocation_quarters(model, approve_at, 1.0 - _copula_uniform(rng, z, model.tension_loading))
+    sigma = model.capacity_sigma[:, None]
+    cap_factor = np.exp(sigma * rng.standard_normal((n_a, paths)) - sigma**2 / 2).astype(F32)
+    perf = np.exp(model.rate_sigma[:, None] * rng.standard_normal((n_a, paths))).astype(F32)
+    prices = _prices(model, rng, paths)
+
     arrivals = np.zeros((n_t, n_a), dtype=F32)
     for a in range(n_a):
         lead = int(model.lead_time[a])
         arrivals[lead:, a] = model.orders[: n_t - lead, a]
-    capacity = model.capacity.T.astype(F32)  # (T, A)
-    total_cap = model.total_cap.astype(F32)
+    capacity = model.capacity.T.astype(F32)[:, :, None]  # (T, A, 1)
+    room = model.total_cap.astype(F32)[:, None]
+    capped = bool(np.isfinite(model.total_cap).any())
+    strand = model.strand_share.astype(F32)[:, None]
     strands = bool(np.any((model.strand_share > 0) & (model.revocation_hazard > 0)))
-    strand = model.strand_share.astype(F32)
 
-    capped = bool(np.isfinite(total_cap).any())
-    pending = np.zeros((paths, n_a), dtype=F32)
-    shipped_total = np.zeros((paths, n_a), dtype=F32)
-    installed = np.zeros((paths, n_a), dtype=F32)
-    delivered = np.empty((paths, n_t, n_a), dtype=F32)
-    ship = np.empty((paths, n_t, n_a), dtype=F32)
+    pending = np.zeros((n_a, paths), dtype=F32)
+    shipped = np.zeros((n_a, paths), dtype=F32)
+    installed = np.zeros((n_a, paths), dtype=F32)
+    ship = np.empty((n_t, n_a, paths), dtype=F32)
+    delivered = np.empty((n_t, n_a, paths), dtype=F32)
     for t in range(n_t):
-        pending += arrivals[t]
+        pending += arrivals[t][:, None]
         standing = revoke_at > t
         now = np.minimum(pending, capacity[t] * cap_factor)
         if capped:
-            np.minimum(now, total_cap - shipped_total, out=now)
+            np.minimum(now, room - shipped, out=now)
         now *= standing & (approve_at <= t)
         pending -= now
         pending *= standing  # a revoked licence cancels the backlog
-        shipped_total += now
-        ship[:, t] = now
+        shipped += now
         installed += now
         if strands:  # shipped in the last quarter before a revocation: in transit, partly lost
             installed -= now * strand * (revoke_at == t + 1)
-        delivered[:, t] = installed
+        ship[t] = now
+        delivered[t] = installed
+
     prepay = model.prepayment_share.astype(F32)
     orders = model.orders.astype(F32)
-    order_cost = (
-        np.einsum("ta,pta->pt", orders * prepay, price)
-        if price.shape[0] > 1
-        else np.broadcast_to((orders * prepay * price[0]).sum(axis=1), (paths, n_t))
-    )
-    delivery_cost = np.einsum("pta,pta->pt", ship, price * ((1.0 - prepay) + duty))
-    compute = np.einsum("pta,pa->pt", delivered, perf * model.rate_per_chip.astype(F32))
-    ordered = orders.sum(axis=0)
-    never_delivered = np.clip(1.0 - shipped_total / np.maximum(ordered, 1e-30), 0.0, 1.0)
-    prepaid = (orders * prepay * price).sum(axis=1)  # (paths or 1, A)
+    spend = np.zeros((n_t, paths), dtype=F32)
+    prepaid = np.zeros((n_a, paths), dtype=F32)
+    for a in range(n_a):
+        price = prices.price[a]
+        ordered = orders[:, a][:, None] * prepay[a] * price  # paid at order
+        spend += ordered + ship[:, a] * price * ((1.0 - prepay[a]) + prices.duty[a])
+        prepaid[a] = ordered.sum(axis=0)
+    compute = np.einsum("tap,ap->tp", delivered, perf * model.rate_per_chip.astype(F32)[:, None])
+    undelivered = np.clip(1.0 - shipped / np.maximum(orders.sum(axis=0), 1e-30)[:, None], 0.0, 1.0)
     return BlockResult(
         first_path=block * BLOCK_PATHS,
         delivered=delivered,
         compute=compute.astype(F32),
-        spend=(order_cost + delivery_cost).astype(F32),
-        stranded_prepayment=(prepaid * never_delivered).sum(axis=1).astype(F32),
+        spend=spend,
+        stranded_prepayment=(prepaid * undelivered).sum(axis=0).astype(F32),
         approval_quarter=np.minimum(approve_at, NEVER).astype(np.int16),
     )
