@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/suanli catalog list
 	$(BIN)/suanli order
+	$(BIN)/suanli compare --workload train-llama3-70b --reference h200-sxm:80000 \
+	    --accelerators h200-sxm,ascend-910c,ascend-910b,mlu590,kunlunxin-p800,hygon-k100,metax-c500
+	$(BIN)/suanli simulate h200-china-2026-update --paths 200000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
