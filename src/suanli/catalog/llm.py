@@ -150,27 +150,23 @@ class LLM(BaseModel):
         """Two norms per layer and a final one."""
         return (2 * self.layers + 1) * self.hidden_size
 
-    @property
-    def params_total(self) -> int:
-        """All parameters."""
-        experts = 0 if self.moe is None else self.moe.experts
+    def _params(self, experts_per_layer: int) -> int:
         return (
             self.embedding_params
             + self.layers * self.attention_params_per_layer
-            + self._mlp_total(experts)
+            + self._mlp_total(experts_per_layer)
             + self.norm_params
         )
 
     @property
+    def params_total(self) -> int:
+        """All parameters."""
+        return self._params(0 if self.moe is None else self.moe.experts)
+
+    @property
     def params_active(self) -> int:
         """Parameters used by one token (equal to the total for a dense model)."""
-        experts = 0 if self.moe is None else self.moe.active_experts
-        return (
-            self.embedding_params
-            + self.layers * self.attention_params_per_layer
-            + self._mlp_total(experts)
-            + self.norm_params
-        )
+        return self._params(0 if self.moe is None else self.moe.active_experts)
 
     @property
     def kv_elements_per_token(self) -> int:

@@ -37,6 +37,16 @@ SourceDate = Annotated[
 ]
 
 
+def _check_range(low: float | None, central: float, high: float | None, name: str) -> tuple[float, float]:
+    """``(low, high)`` with each defaulting to ``central``; a ValueError unless they bracket it."""
+    lower = central if low is None else low
+    upper = central if high is None else high
+    if not lower <= central <= upper:
+        msg = f"range must satisfy low <= {name} <= high (got {lower} <= {central} <= {upper})"
+        raise ValueError(msg)
+    return (lower, upper)
+
+
 class Provenance(BaseModel):
     """Where a figure comes from."""
 
@@ -61,19 +71,13 @@ class Figure(Provenance):
 
     @model_validator(mode="after")
     def _range_brackets_value(self) -> Self:
-        low = self.value if self.low is None else self.low
-        high = self.value if self.high is None else self.high
-        if not low <= self.value <= high:
-            msg = f"range must satisfy low <= value <= high (got {low} <= {self.value} <= {high})"
-            raise ValueError(msg)
+        _check_range(self.low, self.value, self.high, "value")
         return self
 
     @property
     def range(self) -> tuple[float, float]:
         """``(low, high)``, each defaulting to ``value``."""
-        low = self.value if self.low is None else self.low
-        high = self.value if self.high is None else self.high
-        return (low, high)
+        return _check_range(self.low, self.value, self.high, "value")
 
 
 class Price(Provenance):
@@ -86,11 +90,7 @@ class Price(Provenance):
 
     @model_validator(mode="after")
     def _range_brackets_amount(self) -> Self:
-        low = self.amount if self.low is None else self.low
-        high = self.amount if self.high is None else self.high
-        if not low <= self.amount <= high:
-            msg = f"range must satisfy low <= amount <= high (got {low} <= {self.amount} <= {high})"
-            raise ValueError(msg)
+        _check_range(self.low, self.amount, self.high, "amount")
         return self
 
 
