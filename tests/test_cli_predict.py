@@ -51,6 +51,8 @@ def test_predict_train_json_fields() -> None:
     assert out["interval"]["p10"] < out["tokens_per_s"] < out["interval"]["p90"]
     assert out["days"] == pytest.approx(15e12 / out["tokens_per_s"] / 86400)
     assert out["global_batch_tokens"] == 16e6
+    assert out["plans_evaluated"] > 100
+    assert out["search_plans_per_s"] > 0
 
 
 def test_predict_train_pinned_plan() -> None:

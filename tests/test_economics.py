@@ -234,3 +234,23 @@ def test_cost_defaults_carry_sources() -> None:
         assert item.source
         assert item.confidence in {"datasheet", "press", "estimate"}
     assert defaults.migration_engineer_months["cuda"].value == 0
+
+
+def test_surcharge_pass_through_is_a_capex_line() -> None:
+    h200 = CAT.accelerator("h200-sxm")
+    inputs = default_cost_inputs("CNY", surcharge_share={"h200-sxm": 0.25}, surcharge_pass_through=0.4)
+    tco = fleet_tco(_fleet(8), h200, inputs)
+    assert tco.surcharge == pytest.approx(8 * 175_000 * 0.25 * 0.4)
+    none = fleet_tco(_fleet(8), h200, default_cost_inputs("CNY", surcharge_share={"h200-sxm": 0.25}))
+    assert none.surcharge == 0.0  # seller side unless passed on
+    assert tco.capex == pytest.approx((none.capex or 0) + (tco.surcharge or 0))
+
+
+def test_performance_range_flows_into_cost_range() -> None:
+    work = load_workload("train-llama3-70b")
+    result = compare(work, ["ascend-910c"], CAT, default_cost_inputs())
+    ascend = result.accelerators["ascend-910c"]
+    assert ascend.tco_range is not None
+    assert ascend.tco is not None
+    low, high = ascend.tco_range
+    assert low < ascend.tco < high  # fewer chips if it performs at P90, more at P10

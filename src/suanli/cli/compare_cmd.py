@@ -74,6 +74,12 @@ def _money(value: float | None, currency: str) -> str:
     return f"{symbol}{value:,.2f}"
 
 
+def _span(bounds: tuple[float, float] | None, currency: str) -> str:
+    if bounds is None:
+        return ""
+    return f"\n({_money(bounds[0], currency)}–{_money(bounds[1], currency)})"
+
+
 def _print(result: Comparison, title: str) -> None:
     ref = result.reference
     heading = f"{title} — reference: {ref['chips']:,} x {ref['accelerator']}" if ref["chips"] else title
@@ -84,7 +90,7 @@ def _print(result: Comparison, title: str) -> None:
         "servers",
         "IT MW",
         "capex",
-        "TCO",
+        "TCO (P90–P10 perf)",
         "unit cost",
         "x ref chips",
         "x ref TCO",
@@ -108,7 +114,7 @@ def _print(result: Comparison, title: str) -> None:
             f"{r.servers:,}",
             number(r.it_power_mw, 1),
             _money(r.capex, currency),
-            _money(r.tco, currency),
+            _money(r.tco, currency) + _span(r.tco_range, currency),
             unit,
             "-" if r.equivalent_to_reference is None else f"{r.equivalent_to_reference:.2f}",
             "-" if r.tco_to_reference is None else f"{r.tco_to_reference:.2f}",

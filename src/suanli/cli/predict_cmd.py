@@ -100,7 +100,8 @@ def _print_training(r: TrainingPrediction) -> None:
     shares = ", ".join(f"{k} {v / r.step_time_s:.0%}" for k, v in r.breakdown.items() if v > 0)
     console.print(f"time goes to: {shares}")
     console.print(
-        f"[dim]{r.plans_evaluated:,} plans evaluated, {r.plans_feasible:,} fit in memory; "
+        f"[dim]{r.plans_evaluated:,} plans evaluated ({r.search_plans_per_s:,.0f}/s), "
+        f"{r.plans_feasible:,} fit in memory; "
         f"interval from {r.interval.basis} (sigma {r.interval.sigma_log:.2f} in log)[/]"
     )
 

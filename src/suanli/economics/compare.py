@@ -27,6 +27,7 @@ class TargetResult(BaseModel):
 
     fleet: FleetSize
     cost: TCO
+    tco_bounds: list[float | None]  # TCO if performance lands at its P90, then at its P10
 
 
 class AcceleratorResult(BaseModel):
@@ -45,6 +46,7 @@ class AcceleratorResult(BaseModel):
     facility_power_mw: float | None = None
     capex: float | None = None
     tco: float | None = None
+    tco_range: tuple[float, float] | None = None  # TCO of the fleets in chips_range
     currency: str
     cost_per_million_tokens: float | None = None
     cost_per_run: float | None = None
@@ -95,7 +97,12 @@ def _evaluate(
                 if isinstance(target, TrainingTarget)
                 else None
             )
-            results.append(TargetResult(fleet=fleet, cost=fleet_tco(fleet, accelerator, inputs, run_days)))
+            cost = fleet_tco(fleet, accelerator, inputs, run_days)
+            bounds = [
+                fleet_tco(fleet.model_copy(update={"chips": n}), accelerator, inputs, run_days).tco
+                for n in (fleet.chips_p90_perf, fleet.chips_p10_perf)
+            ]
+            results.append(TargetResult(fleet=fleet, cost=cost, tco_bounds=bounds))
     except InfeasibleError as exc:
         return AcceleratorResult(
             accelerator=accelerator_id, available=False, reason=str(exc), currency=inputs.currency
@@ -117,6 +124,7 @@ def _evaluate(
         facility_power_mw=_sum([None if p is None else p.facility_power_kw / 1000 for p in powers]),
         capex=_sum([r.cost.capex for r in results]),
         tco=_sum([r.cost.tco for r in results]),
+        tco_range=_range([r.tco_bounds for r in results]),
         currency=inputs.currency,
         cost_per_million_tokens=next(
             (r.cost.cost_per_million_tokens for r in results if r.fleet.kind == "serving"), None
@@ -131,6 +139,11 @@ def _evaluate(
         missing=missing,
         targets=results,
     )
+
+
+def _range(bounds: list[list[float | None]]) -> tuple[float, float] | None:
+    low, high = _sum([b[0] for b in bounds]), _sum([b[1] for b in bounds])
+    return None if low is None or high is None else (low, high)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

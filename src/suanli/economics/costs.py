@@ -81,6 +81,12 @@ class CostInputs(BaseModel):
     import_duty_share: float = Field(
         ge=0, le=5, description="Buyer-side duty and taxes on imported hardware."
     )
+    surcharge_share: dict[str, float] = Field(
+        default={}, description="Seller-side surcharge per accelerator id (the 25 % on licensed H200 sales)."
+    )
+    surcharge_pass_through: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the seller's surcharge added to the buyer's price."
+    )
     power_utilisation: float = Field(default=0.8, gt=0, le=1.5, description="Average draw as a share of TDP.")
     load_factor: float = Field(
         default=1.0, gt=0, le=1, description="Share of capacity that serves paid work."

@@ -1,7 +1,8 @@
 """Total cost of ownership of a sized fleet, per year and over the horizon.
 
 Capex: chips (catalog price, converted at the scenario's FX), servers around them, the
-scale-out network, and import duty on imported hardware. Opex per year: power (IT power at
+scale-out network, import duty on imported hardware, and the share of a seller-side
+surcharge passed on to the buyer (none by default: the quoted price is what the buyer pays). Opex per year: power (IT power at
 the average draw, times PUE, hours and price), maintenance (a share of hardware capex) and
 floor space per rack. Residual value is credited at the end of the horizon. Software
 migration is a one-off line for stacks other than CUDA. Unit costs: per million tokens served,
@@ -45,6 +46,7 @@ class TCO(BaseModel):
     capex_servers: float | None
     capex_network: float | None
     import_duty: float | None
+    surcharge: float | None
     capex: float | None
     power_per_year: float | None
     maintenance_per_year: float | None
@@ -90,14 +92,17 @@ def fleet_tco(
         inputs.migration_engineer_months.get(accelerator.software_stack, 0.0) * inputs.engineer_month_cost
     )
 
-    capex_chips = capex_servers = capex_network = duty = capex = None
+    capex_chips = capex_servers = capex_network = duty = surcharge = capex = None
     if price is not None:
         capex_chips = price * fleet.chips
         capex_servers = capex_chips * inputs.server_overhead_share
         capex_network = (capex_chips + capex_servers) * inputs.network_capex_share
         imported = accelerator.country != BUYER_COUNTRY
         duty = (capex_chips + capex_servers) * inputs.import_duty_share if imported else 0.0
-        capex = capex_chips + capex_servers + capex_network + duty
+        surcharge = (
+            capex_chips * inputs.surcharge_share.get(accelerator.id, 0.0) * inputs.surcharge_pass_through
+        )
+        capex = capex_chips + capex_servers + capex_network + duty + surcharge
 
     power_year = maintenance_year = floor_year = opex_year = None
     if power is not None:
@@ -139,6 +144,7 @@ def fleet_tco(
         capex_servers=capex_servers,
         capex_network=capex_network,
         import_duty=duty,
+        surcharge=surcharge,
         capex=capex,
         power_per_year=power_year,
         maintenance_per_year=maintenance_year,

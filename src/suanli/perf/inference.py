@@ -305,6 +305,7 @@ def predict_inference(
         tokens_per_s=tokens_per_s,
         tokens_per_s_per_chip=tokens_per_s / chips,
         decode_tokens_per_s=best.batch * replicas / best.step_s,
+        decode_tokens_per_s_per_chip=best.batch * replicas / best.step_s / chips,
         prefill_tokens_per_s=best.prefill_tokens_per_s * replicas,
         max_batch=best.max_batch * replicas,
         kv_cache_gb_per_request=(input_tokens + output_tokens) * work.kv_elements * serving.kvbytes / 1e9,

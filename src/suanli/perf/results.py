@@ -53,6 +53,7 @@ class TrainingPrediction(BaseModel):
     top_plans: list[RankedPlan]
     plans_evaluated: int
     plans_feasible: int
+    search_plans_per_s: float
 
 
 class InferencePrediction(BaseModel):
@@ -75,6 +76,7 @@ class InferencePrediction(BaseModel):
     tokens_per_s: float
     tokens_per_s_per_chip: float
     decode_tokens_per_s: float
+    decode_tokens_per_s_per_chip: float
     prefill_tokens_per_s: float
     max_batch: int
     kv_cache_gb_per_request: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -70,6 +71,7 @@ def predict_training(
     chip.compute_peak(precision)  # raises when the chip lacks the format
     work = model_work(model)
     batch = global_batch_tokens or default_global_batch_tokens(chips, seq_len)
+    started = time.perf_counter()
     plans = enumerate_plans(work, chips, seq_len, batch, plan)
     if len(plans) == 0:
         raise InfeasibleError(
@@ -87,6 +89,7 @@ def predict_training(
         precision=precision,
         flash_attention=flash_attention,
     )
+    search_seconds = time.perf_counter() - started
     fits = cost.memory_bytes <= chip.usable_memory_bytes
     if not fits.any():
         least = float(cost.memory_bytes.min()) / 1e9
@@ -144,4 +147,5 @@ def predict_training(
         ],
         plans_evaluated=len(plans),
         plans_feasible=int(fits.sum()),
+        search_plans_per_s=len(plans) / max(search_seconds, 1e-9),
     )

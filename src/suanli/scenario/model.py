@@ -52,6 +52,8 @@ class EconomicsSection(BaseModel):
     floor_cost_per_rack_year: float | None = Field(default=None, ge=0)
     residual_value_share: float | None = Field(default=None, ge=0, le=1)
     import_duty_share: float | None = Field(default=None, ge=0, le=5)
+    surcharge_share: dict[str, float] | None = None
+    surcharge_pass_through: float | None = Field(default=None, ge=0, le=1)
     power_utilisation: float | None = Field(default=None, gt=0, le=1.5)
     load_factor: float | None = Field(default=None, gt=0, le=1)
     engineer_month_cost: float | None = Field(default=None, ge=0)
