@@ -2,11 +2,12 @@
 
 Capex: chips (catalog price, converted at the scenario's FX), servers around them, the
 scale-out network, import duty on imported hardware, and the share of a seller-side
-surcharge passed on to the buyer (none by default: the quoted price is what the buyer pays). Opex per year: power (IT power at
-the average draw, times PUE, hours and price), maintenance (a share of hardware capex) and
-floor space per rack. Residual value is credited at the end of the horizon. Software
-migration is a one-off line for stacks other than CUDA. Unit costs: per million tokens served,
-per training run (the fleet's annualised cost over the run), per effective PFLOP-day.
+surcharge passed on to the buyer (none by default: the quoted price is what the buyer
+pays). Opex per year: power (IT power at the average draw, times PUE, hours and price),
+maintenance (a share of hardware capex) and floor space per rack. Residual value is credited
+at the end of the horizon. Software migration is a one-off line for stacks other than CUDA.
+Unit costs: per million tokens served, per training run (the fleet's annualised cost over
+the run), per effective PFLOP-day.
 """
 
 from __future__ import annotations
