@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/suanli order
 	$(BIN)/suanli compare --workload train-llama3-70b --reference h200-sxm:80000 \
 	    --accelerators h200-sxm,ascend-910c,ascend-910b,mlu590,kunlunxin-p800,hygon-k100,metax-c500
-	$(BIN)/suanli simulate h200-china-2026-update --paths 200000
+	$(BIN)/suanli analyze h200-china-2026-update
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

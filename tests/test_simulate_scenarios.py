@@ -162,3 +162,29 @@ def test_simulate_cli_dask_matches_local(cli) -> None:
     assert out["executor"] == "dask"
     assert out["compute"] == local["compute"]
     assert out["delivered"] == local["delivered"]
+
+
+def test_analyze_answers_the_whole_question(cli) -> None:
+    result = cli("analyze", "--paths", "4000", "--json")
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    assert out["scenario"] == "h200-china-2026"
+    assert any("7,143 modules" in w for w in out["order_warnings"])
+    plans = {p["name"]: p for p in out["plans"]}
+    assert set(plans) == {"as planned", "domestic only", "imports only"}
+    # Domestic chips need no prepayment in the flagship: nothing can be lost on them.
+    assert plans["domestic only"]["stranded_prepayment_mean"] == 0.0
+    # Adding orders never lowers the chance of meeting the target (same seed, same paths).
+    for t in range(len(out["quarters"])):
+        assert plans["as planned"]["p_meet_target"][t] >= plans["domestic only"]["p_meet_target"][t]
+    for p in plans.values():
+        assert 0.0 <= p["within_budget"] <= 1.0
+    scores = {c["accelerator"]: c["sovereignty_score"] for c in out["candidates"]}
+    assert scores["ascend-910c"] > scores["h200-sxm"]
+
+
+def test_analyze_table_and_hindsight(cli) -> None:
+    result = cli("analyze", "h200-china-2026-update", "--paths", "3000")
+    assert result.code == 0, result.err
+    assert "Plans under supply risk" in result.out
+    assert "hindsight" in result.out

@@ -10,6 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
+from suanli.analysis import Analysis, SimulationReport, analyze_scenario, simulate_scenario
 from suanli.catalog import (
     LLM,
     Accelerator,
@@ -21,7 +22,12 @@ from suanli.catalog import (
     derive,
     load_catalog,
 )
+from suanli.economics.compare import Comparison, compare
+from suanli.economics.costs import CostInputs, default_cost_inputs
+from suanli.economics.fleet import FleetSize, size_fleet
 from suanli.economics.order import ConsistencyCheck, Order, OrderSummary, Span, summarize_order
+from suanli.economics.tco import TCO, fleet_tco
+from suanli.economics.workload import ServingTarget, TrainingTarget, Workload, load_workload
 from suanli.errors import (
     InfeasibleError,
     InputError,
@@ -31,15 +37,29 @@ from suanli.errors import (
     SuanliError,
     UnknownIdError,
 )
+from suanli.perf import (
+    InferencePrediction,
+    TrainingPrediction,
+    ValidationReport,
+    predict_inference,
+    predict_training,
+    validate_measurements,
+)
 from suanli.scenario import Scenario, load_scenario
+from suanli.supply.run import SimulationResult
 
 __all__ = [
     "Accelerator",
+    "Analysis",
     "Catalog",
+    "Comparison",
     "ConsistencyCheck",
+    "CostInputs",
     "DerivedFigures",
     "Figure",
+    "FleetSize",
     "InfeasibleError",
+    "InferencePrediction",
     "InputError",
     "InputFileError",
     "InputSyntaxError",
@@ -49,13 +69,31 @@ __all__ = [
     "OrderSummary",
     "Price",
     "Scenario",
+    "ServingTarget",
+    "SimulationReport",
+    "SimulationResult",
     "Span",
     "SuanliError",
+    "TCO",
+    "TrainingPrediction",
+    "TrainingTarget",
     "UnknownIdError",
+    "ValidationReport",
+    "Workload",
     "__version__",
+    "analyze_scenario",
     "builtin_catalog",
+    "compare",
+    "default_cost_inputs",
     "derive",
+    "fleet_tco",
     "load_catalog",
     "load_scenario",
+    "load_workload",
+    "predict_inference",
+    "predict_training",
+    "simulate_scenario",
+    "size_fleet",
     "summarize_order",
+    "validate_measurements",
 ]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from suanli.catalog.loader import Catalog, builtin_catalog
 from suanli.economics.fleet import fleet_rate, size_fleet
+from suanli.economics.order import summarize_order
 from suanli.economics.workload import Target, Workload, load_workload
 from suanli.errors import InfeasibleError, InputValueError
 from suanli.scenario import Scenario, load_scenario
@@ -132,6 +133,7 @@ def simulate_scenario(
     chunk_paths: int = 65_536,
     catalog: Catalog | None = None,
     progress: Callable[[int], None] | None = None,
+    hindsight: bool = True,
 ) -> SimulationReport:
     """Simulate ``scenario``; for one that extends another, also the hindsight check."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -149,9 +151,10 @@ def simulate_scenario(
         seconds=time.perf_counter() - start,
         observations=scenario.observations,
         currency=currency,
+        budget=None if scenario.decision is None else scenario.decision.budget,
     )
-    hindsight = None
-    if scenario.extends and scenario.observations:
+    check = None
+    if hindsight and scenario.extends and scenario.observations:
         base = load_scenario(scenario.extends)
         base_model = supply_model(base, catalog)
         raw = simulate_paths(
@@ -167,7 +170,7 @@ def simulate_scenario(
             currency=currency,
         )
         observed = float(np.mean(consistent(raw, base_model, scenario.observations)))
-        hindsight = Hindsight(
+        check = Hindsight(
             base=base.id,
             base_as_of=base.as_of,
             p_observed_under_base=observed,
@@ -179,7 +182,7 @@ def simulate_scenario(
             delivered_p50_base={a: b.p50 for a, b in before.delivered.items()},
             delivered_p50_now={a: b.p50 for a, b in result.delivered.items()},
         )
-    return SimulationReport(result=result, hindsight=hindsight)
+    return SimulationReport(result=result, hindsight=check)
 
 
 def _describe(observation: object) -> str:
@@ -191,3 +194,144 @@ def _describe(observation: object) -> str:
                 f"{name.replace('_', ' ')} {value:g}" if not isinstance(value, bool) else f"approved={value}"
             )
     return ", ".join(parts)
+
+
+class PlanOutcome(BaseModel):
+    """How one variant of the order plan fares in the supply simulation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    p_meet_target: list[float]
+    compute_p50: list[float]
+    capacity_at_risk: list[float]
+    spend_p50: float
+    spend_p95: float
+    stranded_prepayment_mean: float
+    within_budget: float | None  # P(total spend <= budget)
+
+
+class CandidateView(BaseModel):
+    """One candidate's useful work, price and sovereignty score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accelerator: str
+    tokens_per_s_per_chip: float
+    perf_sigma_log: float
+    price: float
+    price_per_unit_work: float | None  # price per (token/s) of useful work
+    sovereignty_score: float | None
+
+
+class Analysis(BaseModel):
+    """What ``suanli analyze`` returns: the whole question on one scenario."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scenario: str
+    title: str
+    as_of: str
+    currency: str
+    quarters: list[str]
+    target_tokens_per_s: float
+    target_from: str | None
+    order_warnings: list[str]
+    candidates: list[CandidateView]
+    plans: list[PlanOutcome]
+    hindsight: Hindsight | None
+    paths: int
+    seed: int
+
+
+def _plan_variants(
+    scenario: Scenario, catalog: Catalog
+) -> list[tuple[str, str, dict[str, dict[str, float]]]]:
+    domestic = {a: q for a, q in scenario.plan.items() if catalog.accelerator(a).country == "CN"}
+    imported = {a: q for a, q in scenario.plan.items() if catalog.accelerator(a).country != "CN"}
+    variants = [("as planned", "the scenario's order plan", dict(scenario.plan))]
+    if domestic and imported:
+        variants.append(("domestic only", "the plan without its imported chips", domestic))
+        variants.append(("imports only", "the plan without its domestic chips", imported))
+    return variants
+
+
+def analyze_scenario(
+    scenario: Scenario | str,
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+    executor: Executor | None = None,
+    catalog: Catalog | None = None,
+) -> Analysis:
+    """The whole question on one scenario.
+
+    Order checks, each candidate's useful work and cost, and how plan variants fare against
+    the target under supply risk (with the hindsight check for an updated scenario).
+    """
+    scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    catalog = catalog or builtin_catalog()
+    warnings = [] if scenario.order is None else summarize_order(scenario.order).warnings
+    base_model = supply_model(scenario, catalog)
+    weights = None if scenario.sovereignty is None else scenario.sovereignty.weights
+    views = []
+    for a, accelerator in enumerate(base_model.accelerators):
+        rate, price = float(base_model.rate_per_chip[a]), float(base_model.price[a])
+        score = None
+        if scenario.sovereignty is not None and weights and accelerator in scenario.sovereignty.scores:
+            scores = scenario.sovereignty.scores[accelerator]
+            score = sum(weights[k] * scores.get(k, 0.0) for k in weights) / sum(weights.values())
+        views.append(
+            CandidateView(
+                accelerator=accelerator,
+                tokens_per_s_per_chip=rate,
+                perf_sigma_log=float(base_model.rate_sigma[a]),
+                price=price,
+                price_per_unit_work=price / rate if price > 0 and rate > 0 else None,
+                sovereignty_score=score,
+            )
+        )
+    outcomes = []
+    hindsight = None
+    for name, description, plan in _plan_variants(scenario, catalog):
+        variant = scenario.model_copy(update={"plan": plan})
+        report = simulate_scenario(
+            variant,
+            paths=paths,
+            seed=seed,
+            executor=executor,
+            catalog=catalog,
+            hindsight=name == "as planned",
+        )
+        result = report.result
+        if name == "as planned":
+            hindsight = report.hindsight
+        outcomes.append(
+            PlanOutcome(
+                name=name,
+                description=description,
+                p_meet_target=result.p_meet_target,
+                compute_p50=result.compute.p50,
+                capacity_at_risk=result.capacity_at_risk,
+                spend_p50=result.cost["p50"],
+                spend_p95=result.cost["p95"],
+                stranded_prepayment_mean=result.cost["stranded_prepayment_mean"],
+                within_budget=result.cost.get("p_within_budget"),
+            )
+        )
+    return Analysis(
+        scenario=scenario.id,
+        title=scenario.title,
+        as_of=scenario.as_of,
+        currency=scenario.economics.currency,
+        quarters=list(base_model.quarters),
+        target_tokens_per_s=float(base_model.target.max()),
+        target_from=None if scenario.decision is None else scenario.decision.target.from_quarter,
+        order_warnings=warnings,
+        candidates=views,
+        plans=outcomes,
+        hindsight=hindsight,
+        paths=paths,
+        seed=seed,
+    )

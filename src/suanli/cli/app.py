@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from suanli import __version__
+from suanli.cli.analyze_cmd import analyze_command
 from suanli.cli.catalog_cmd import catalog_app, models_app
 from suanli.cli.compare_cmd import compare_command
 from suanli.cli.order_cmd import order_command
@@ -31,6 +32,7 @@ app.command("validate")(validate_command)
 app.command("compare")(compare_command)
 app.add_typer(scenario_app, name="scenario")
 app.command("simulate")(simulate_command)
+app.command("analyze")(analyze_command)
 
 
 def _version(value: bool) -> None:

@@ -225,8 +225,12 @@ def summarize(
     observations: Sequence[Observation] = (),
     currency: str = "CNY",
     compute_unit: str = "tokens/s",
+    budget: float | None = None,
 ) -> SimulationResult:
-    """Percentiles, target probabilities and tail risk of the (consistent) paths."""
+    """Percentiles, target probabilities and tail risk of the (consistent) paths.
+
+    With a ``budget``, the cost also says how likely total spend stays within it.
+    """
     total = paths.compute.shape[1]
     mask = consistent(paths, model, observations) if observations else None
     kept = total if mask is None else int(mask.sum())
@@ -279,6 +283,11 @@ def summarize(
             "p95": float(np.percentile(total_spend, 95)),
             "mean": float(total_spend.mean()),
             "stranded_prepayment_mean": float(stranded.mean()),
+            **(
+                {}
+                if budget is None
+                else {"budget": budget, "p_within_budget": float(np.mean(total_spend <= budget))}
+            ),
         },
         spend=_band(cumulative),
         currency=currency,
