@@ -254,3 +254,12 @@ def test_performance_range_flows_into_cost_range() -> None:
     assert ascend.tco is not None
     low, high = ascend.tco_range
     assert low < ascend.tco < high  # fewer chips if it performs at P90, more at P10
+
+
+def test_fleet_rate_and_sizing_agree() -> None:
+    from suanli.economics.fleet import fleet_rate  # noqa: PLC0415
+
+    target = load_workload("serve-llama3-70b").targets[0]
+    h200 = CAT.accelerator("h200-sxm")
+    fleet = size_fleet(target, h200, CAT)
+    assert fleet_rate(target, h200, CAT, fleet.chips) == pytest.approx(fleet.delivered_tokens_per_s)

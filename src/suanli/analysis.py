@@ -59,10 +59,9 @@ def target_rate(scenario: Scenario, catalog: Catalog) -> float:
     if scenario.decision is None:
         return 0.0
     target = scenario.decision.target
-    if target.tokens_per_s is not None:
-        return target.tokens_per_s
-    assert target.equivalent is not None  # guaranteed by ComputeTarget's validator
     equivalent = target.equivalent
+    if equivalent is None:  # ComputeTarget guarantees tokens_per_s then
+        return float(target.tokens_per_s or 0.0)
     return fleet_rate(
         _primary_target(scenario), catalog.accelerator(equivalent.accelerator), catalog, equivalent.chips
     )

@@ -207,17 +207,8 @@ def fleet_rate(target: Target, accelerator: Accelerator, catalog: Catalog, chips
     """Tokens/s that ``chips`` chips of ``accelerator`` deliver on ``target``."""
     if isinstance(target, TrainingTarget):
         return _training_rate(target, catalog, accelerator, chips)[0]
-    pred = predict_inference(
-        catalog.model(target.model),
-        accelerator,
-        sizing_unit(accelerator),
-        input_tokens=target.input_tokens,
-        output_tokens=target.output_tokens,
-        tpot_ms=target.tpot_ms,
-        weight_precision=target.weight_precision,
-        kv_precision=target.kv_precision,
-    )
-    return pred.tokens_per_s_per_chip * chips
+    # Serving scales by whole model instances: the per-chip rate of the best instance group.
+    return _size_serving(target, catalog, accelerator, target.tokens_per_s).tokens_per_s_per_chip * chips
 
 
 def fleet_of(target: Target, accelerator: Accelerator, catalog: Catalog, chips: int) -> FleetSize:
