@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import time
 import timeit
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 
+from suanli.analysis import supply_model
 from suanli.catalog import builtin_catalog, load_catalog
 from suanli.economics.order import summarize_order
 from suanli.perf import predict_inference, predict_training
@@ -21,6 +23,8 @@ from suanli.perf.search import enumerate_plans
 from suanli.perf.training_model import step_cost
 from suanli.perf.workload import model_work
 from suanli.scenario import load_scenario
+from suanli.supply.reference import simulate_reference
+from suanli.supply.run import simulate_paths, summarize
 
 
 def _per_second(statement: Callable[[], object], number: int) -> float:
@@ -99,13 +103,6 @@ def bench_search() -> None:
 
 
 def bench_supply() -> None:
-    import tracemalloc  # noqa: PLC0415 - only this benchmark measures memory
-
-    from suanli.analysis import supply_model  # noqa: PLC0415
-    from suanli.scenario import load_scenario  # noqa: PLC0415
-    from suanli.supply.reference import simulate_reference  # noqa: PLC0415
-    from suanli.supply.run import simulate_paths, summarize  # noqa: PLC0415
-
     model = supply_model(load_scenario("h200-china-2026"))
     n_t, n_a = model.shape
     paths = 1_000_000

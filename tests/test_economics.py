@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from suanli.catalog import Figure, builtin_catalog
 from suanli.economics.compare import compare
 from suanli.economics.costs import cost_defaults, default_cost_inputs
-from suanli.economics.fleet import FleetSize, size_fleet, sizing_unit
+from suanli.economics.fleet import FleetSize, fleet_rate, size_fleet, sizing_unit
 from suanli.economics.tco import HOURS_PER_YEAR, fleet_tco
 from suanli.economics.workload import ServingTarget, TrainingTarget, load_workload
 
@@ -257,8 +257,6 @@ def test_performance_range_flows_into_cost_range() -> None:
 
 
 def test_fleet_rate_and_sizing_agree() -> None:
-    from suanli.economics.fleet import fleet_rate  # noqa: PLC0415
-
     target = load_workload("serve-llama3-70b").targets[0]
     h200 = CAT.accelerator("h200-sxm")
     fleet = size_fleet(target, h200, CAT)

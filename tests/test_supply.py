@@ -9,9 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suanli.analysis import supply_model
+from suanli.scenario import load_scenario
 from suanli.supply.model import SupplyModel, compile_supply
 from suanli.supply.process import Approval, Capacity, PriceProcess, Revocation, Supply
 from suanli.supply.quarters import quarter_index, quarter_labels
+from suanli.supply.reference import simulate_reference
 from suanli.supply.run import Observation, consistent, run, simulate_paths
 from suanli.supply.simulate import BLOCK_PATHS
 
@@ -179,10 +182,6 @@ def test_quarter_arithmetic() -> None:
 
 def test_vectorised_simulator_agrees_with_the_plain_loop() -> None:
     # Same model, independent random numbers: means agree within a few standard errors.
-    from suanli.analysis import supply_model  # noqa: PLC0415 - the flagship model is built here only
-    from suanli.scenario import load_scenario  # noqa: PLC0415
-    from suanli.supply.reference import simulate_reference  # noqa: PLC0415
-
     model = supply_model(load_scenario("h200-china-2026"))
     n = 6000
     loop = simulate_reference(model, n, seed=2)
