@@ -90,11 +90,6 @@ class LLM(BaseModel):
         return self.head_dim if self.head_dim is not None else self.hidden_size // self.heads
 
     @property
-    def is_moe(self) -> bool:
-        """Whether the model routes tokens to experts."""
-        return self.moe is not None
-
-    @property
     def embedding_params(self) -> int:
         """Input embedding, output head (unless tied) and learned positions."""
         tables = 1 if self.tied_embeddings else 2

@@ -56,16 +56,14 @@ class Chip:
                     return self.peak_flops[fallback]
         raise InfeasibleError(f"{self.id} has no {precision} tensor peak in the catalog")
 
-    def link_bytes_s(self, group: int, inner: int = 1) -> float:
-        """Per-direction bandwidth per chip for a collective over ``group`` chips.
+    def link_bytes_s(self, group: int) -> float:
+        """Per-direction bandwidth per chip for a collective over ``group`` consecutive chips.
 
-        ``inner`` is the stride of the group (the product of the parallel dimensions laid out
-        inside it): a group that fits in one scale-up domain uses the scale-up link,
-        otherwise the slower scale-out network bounds it.
+        The scale-up link within one domain, the slower scale-out network beyond it.
         """
         if group <= 1:
             return float("inf")
-        return self.scaleup_bytes_s if group * inner <= self.scaleup_domain else self.scaleout_bytes_s
+        return self.scaleup_bytes_s if group <= self.scaleup_domain else self.scaleout_bytes_s
 
 
 def chip_of(

@@ -31,9 +31,3 @@ def quarter_labels(start: str, count: int) -> list[str]:
         q = quarter - 1 + i
         labels.append(f"{year + q // 4}Q{q % 4 + 1}")
     return labels
-
-
-def quarter_of_date(date: str) -> str:
-    """The quarter a ``YYYY-MM[-DD]`` date falls in."""
-    year, month = int(date[:4]), int(date[5:7])
-    return f"{year}Q{(month - 1) // 3 + 1}"
