@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suanli.catalog import LLM, Accelerator, Figure, builtin_catalog
-from suanli.errors import InfeasibleError, InputValueError, MissingDataError
+from suanli.errors import InfeasibleError, InputValueError, MissingDataError, SuanliError
 from suanli.perf import predict_inference, predict_training
 from suanli.perf.efficiency import efficiency_table
 from suanli.perf.hardware import chip_of
@@ -241,3 +241,30 @@ def test_unknown_catalog_field_override_changes_prediction() -> None:
     a = predict_training(CAT.model("llama3-8b"), base, 8)
     b = predict_training(CAT.model("llama3-8b"), slower, 8)
     assert b.tokens_per_s < a.tokens_per_s
+
+
+@pytest.mark.parametrize("accelerator_id", sorted(CAT.accelerators))
+def test_every_catalog_chip_predicts_or_says_why(accelerator_id: str) -> None:
+    # Any model on any chip gives a result or a clear SuanliError, never a crash or a NaN.
+    accelerator = CAT.accelerator(accelerator_id)
+    for model in CAT.models.values():
+        try:
+            train = predict_training(model, accelerator, 64)
+            assert np.isfinite(train.tokens_per_s)
+            assert 0 < train.mfu < 1
+        except SuanliError:
+            pass
+        try:
+            infer = predict_inference(
+                model,
+                accelerator,
+                8,
+                input_tokens=1000,
+                output_tokens=200,
+                weight_precision="int8",
+                tpot_ms=50,
+            )
+            assert np.isfinite(infer.tokens_per_s)
+            assert infer.tpot_s <= 0.050
+        except SuanliError:
+            pass
