@@ -10,6 +10,9 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from suanli.cli import app
@@ -224,3 +227,44 @@ def test_installed_command_runs() -> None:
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+FIELDS = [
+    "bf16_dense_tflops",
+    "memory_gb",
+    "memory_tb_s",
+    "tdp_w",
+    "scaleup_domain",
+    "price",
+    "year",
+    "chips_per_server",
+    "country",
+    "software_stack",
+    "id",
+]
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.sampled_from(["value", "source", "x"]), st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(FIELDS), value=VALUES)
+def test_any_bad_catalog_value_is_one_line_or_accepted(
+    cli, tmp_path: Path, field: str, value: object
+) -> None:
+    file = tmp_path / "fuzz.yaml"
+    record = {"accelerators": [{"base": "h200-sxm", "id": "fuzz-chip", field: value}]}
+    file.write_text(yaml.safe_dump(record, allow_unicode=True))
+    result = cli("catalog", "show", "fuzz-chip", "--catalog", file, "--json")
+    assert result.code in {0, 2}, result.err
+    if result.code == 2:
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith(f"error: {file}")
+        assert "Traceback" not in result.err

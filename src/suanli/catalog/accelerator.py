@@ -42,7 +42,7 @@ class Accelerator(BaseModel):
     quoted and marked by their confidence.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=64)
     vendor: str = Field(min_length=1)

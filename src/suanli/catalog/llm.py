@@ -16,7 +16,7 @@ from suanli.catalog.provenance import SourceDate
 class MoE(BaseModel):
     """Mixture-of-experts layout: ``experts`` routed experts, ``active_experts`` per token."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     experts: int = Field(ge=2, le=4096)
     active_experts: int = Field(ge=1, le=256)
@@ -35,7 +35,7 @@ class MoE(BaseModel):
 class MLA(BaseModel):
     """Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed queries and KV."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     q_lora_rank: int | None = Field(default=None, ge=1)
     kv_lora_rank: int = Field(ge=1)
@@ -47,7 +47,7 @@ class MLA(BaseModel):
 class LLM(BaseModel):
     """A transformer LLM's architecture, with the published parameter totals to check against."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=64)
     name: str = Field(min_length=1)

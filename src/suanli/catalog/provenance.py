@@ -50,7 +50,7 @@ def _check_range(low: float | None, central: float, high: float | None, name: st
 class Provenance(BaseModel):
     """Where a figure comes from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     source: str = Field(min_length=3, description="URL or document the figure comes from.")
     date: SourceDate
@@ -97,7 +97,7 @@ class Price(Provenance):
 class ExportControl(BaseModel):
     """Export-control status of a chip, as free text at a date."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     status: str = Field(min_length=3)
     date: SourceDate

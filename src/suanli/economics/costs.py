@@ -20,7 +20,7 @@ from suanli.yamlfile import parse_yaml, validate
 class Assumption(BaseModel):
     """A cost input with its range and provenance."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     value: float
     low: float | None = None
@@ -64,7 +64,7 @@ def cost_defaults() -> CostDefaults:
 class CostInputs(BaseModel):
     """Every number a TCO calculation uses. Money is in ``currency``; FX converts catalog prices."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     currency: Literal["CNY", "USD"] = "CNY"
     cny_per_usd: float = Field(gt=0.5, lt=50)

@@ -21,7 +21,7 @@ Quantity = Literal["chips", "total_value"]
 class Span(BaseModel):
     """A quantity known as a range; ``low == high`` for a point value."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     low: float
     high: float
@@ -41,7 +41,7 @@ class Span(BaseModel):
 class ConsistencyCheck(BaseModel):
     """A figure a source states, to compare with what the order's own numbers imply."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     quantity: Quantity
     stated: Span
@@ -52,7 +52,7 @@ class ConsistencyCheck(BaseModel):
 class Order(BaseModel):
     """An order of accelerator modules."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     accelerator: str | None = Field(default=None, description="Catalog id of the chip ordered.")
     modules: Span

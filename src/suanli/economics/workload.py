@@ -24,7 +24,7 @@ from suanli.yamlfile import parse_yaml, read_yaml, validate
 class TrainingTarget(BaseModel):
     """Train ``model`` on ``tokens`` tokens within ``days`` days."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["training"] = "training"
     model: str
@@ -47,7 +47,7 @@ class TrainingTarget(BaseModel):
 class ServingTarget(BaseModel):
     """Serve ``model`` at a given output rate within a time-per-output-token target."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["serving"] = "serving"
     model: str
@@ -90,7 +90,7 @@ Target = Annotated[TrainingTarget | ServingTarget, Field(discriminator="kind")]
 class Workload(BaseModel):
     """A named set of targets a fleet must meet together."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     title: str

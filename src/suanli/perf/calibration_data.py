@@ -14,7 +14,7 @@ from suanli.yamlfile import parse_yaml, validate
 class ResidualTable(BaseModel):
     """Validation residuals by ``"<stack>/<kind>"`` (kind: training or inference)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     groups: dict[str, ResidualSummary] = {}
 

@@ -31,7 +31,7 @@ class StackEfficiency(BaseModel):
     which spans many chips and waits for the slowest expert.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     gemm: dict[str, float]
     memory: float = Field(gt=0, le=1)
@@ -55,7 +55,7 @@ class StackEfficiency(BaseModel):
 class CalibratedFactors(BaseModel):
     """Factors a calibration run fitted for one stack; they replace the prior's values."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     gemm: dict[str, float] = {}
     memory: float | None = Field(default=None, gt=0, le=1)
@@ -66,7 +66,7 @@ class CalibratedFactors(BaseModel):
 class EfficiencyFile(BaseModel):
     """The data file: hand-set priors with sources, and what calibration fitted on top."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     priors: dict[str, StackEfficiency]
     calibrated: dict[str, CalibratedFactors] = {}
@@ -76,7 +76,7 @@ class EfficiencyFile(BaseModel):
 class EfficiencyTable(BaseModel):
     """Efficiency factors of every stack with measurements, and the default for the rest."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     stacks: dict[str, StackEfficiency]
 

@@ -25,7 +25,7 @@ Metric = Literal["tokens_per_s", "tokens_per_s_per_chip", "mfu", "tflops_per_chi
 class InlineModel(BaseModel):
     """An architecture given in place, for models outside the zoo."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     layers: int | None = None
@@ -43,7 +43,7 @@ class InlineModel(BaseModel):
 class Measurement(BaseModel):
     """One published measurement with the configuration it was taken under."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str
     kind: Literal["training", "inference"]
@@ -88,7 +88,7 @@ class Measurement(BaseModel):
 class MeasurementSet(BaseModel):
     """The bundled measurements."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     points: tuple[Measurement, ...]
 

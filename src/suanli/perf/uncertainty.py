@@ -28,7 +28,7 @@ PRIOR_WEIGHT = 2.0
 class ResidualSummary(BaseModel):
     """Residual spread of one group of validation points."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     points: int = Field(ge=0)
     rms_log: float = Field(ge=0)

@@ -26,7 +26,7 @@ from suanli.supply.run import Observation
 class Source(BaseModel):
     """A document a scenario draws on."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     title: str = Field(min_length=3)
@@ -37,7 +37,7 @@ class Source(BaseModel):
 class EconomicsSection(BaseModel):
     """Cost inputs a scenario sets; anything left out takes the documented default."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     currency: Literal["CNY", "USD"] = "CNY"
     cny_per_usd: float | None = Field(default=None, gt=0.5, lt=50)
@@ -68,7 +68,7 @@ class EconomicsSection(BaseModel):
 class Equivalent(BaseModel):
     """A target stated as the useful work of a fleet (e.g. 60,000 H200 on the workload)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     accelerator: str
     chips: int = Field(ge=1, le=10_000_000)
@@ -77,7 +77,7 @@ class Equivalent(BaseModel):
 class ComputeTarget(BaseModel):
     """Useful compute required from ``from_quarter`` on: tokens/s, or a fleet equivalent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     from_quarter: str
     tokens_per_s: float | None = Field(default=None, gt=0)
@@ -96,7 +96,7 @@ class ComputeTarget(BaseModel):
 class RiskAppetite(BaseModel):
     """How sure the decision maker wants to be."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     p_meet_target: float = Field(default=0.8, gt=0, lt=1, description="Required probability of meeting it.")
     tail: float = Field(default=0.05, gt=0, lt=0.5, description="Tail share for capacity at risk.")
@@ -105,7 +105,7 @@ class RiskAppetite(BaseModel):
 class Decision(BaseModel):
     """What the decision maker wants: a compute target within a budget at a risk appetite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     budget: float | None = Field(default=None, gt=0, description="Total spend cap, scenario currency.")
     target: ComputeTarget
@@ -115,7 +115,7 @@ class Decision(BaseModel):
 class Sovereignty(BaseModel):
     """Weights of sovereignty criteria and each candidate's score (0 worst, 1 best) on them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     weights: dict[str, float]
     scores: dict[str, dict[str, float]]
@@ -137,7 +137,7 @@ class Sovereignty(BaseModel):
 class Standoff(BaseModel):
     """Parameters of the game between the seller and the buyer's regulator (per quarter)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     seller_inventory_units: float = Field(ge=0)
     seller_holding_cost_per_unit_quarter: float = Field(ge=0, description="Scenario currency.")
@@ -153,7 +153,7 @@ class Standoff(BaseModel):
 class Scenario(BaseModel):
     """A decision scenario."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     title: str = Field(min_length=3)

@@ -34,7 +34,7 @@ from suanli.supply.quarters import parse_quarter
 class Sourced(BaseModel):
     """Where an assumption comes from: a source, or the reason it is an assumption."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     source: str = Field(min_length=3, description="Document, or 'assumption: <reason>'.")
 
@@ -101,7 +101,7 @@ class PriceProcess(Sourced):
 class Supply(BaseModel):
     """Everything uncertain about getting one accelerator."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     approval: Approval
     revocation: Revocation = Revocation(source="assumption: no revocation risk stated")

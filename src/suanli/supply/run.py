@@ -35,7 +35,7 @@ TAIL = 0.05
 class Observation(BaseModel):
     """Something observed after a scenario's ``as_of`` date that the paths must agree with."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     accelerator: str
     quarter: str = Field(description="Through the end of this quarter.")
