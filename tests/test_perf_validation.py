@@ -95,3 +95,9 @@ def test_megatron_tflops_convention() -> None:
     assert megatron_tflops(
         point, inline.layers, inline.hidden_size, inline.vocab_size, step
     ) == pytest.approx(163)
+
+
+def test_intervals_are_calibrated_out_of_sample(report) -> None:
+    # P10-P90 should hold about 80 % of held-out measurements; far less means overconfidence.
+    assert report.interval_coverage_loo is not None
+    assert 0.6 <= report.interval_coverage_loo <= 0.98, report.interval_coverage_loo

@@ -198,8 +198,8 @@ def validate_command(
     console.print(
         f"validate split MAPE {report.overall_validate_mape:.1%} "
         f"(all points {report.overall_all_mape:.1%}); {report.predicted} predicted, "
-        f"{report.skipped} not predictable; P10-P90 holds {report.interval_coverage:.0%} "
-        "of validate measurements (target 80 %):"
+        f"{report.skipped} not predictable; P10-P90 holds {report.interval_coverage:.0%} of validate "
+        f"measurements ({report.interval_coverage_loo:.0%} leave-one-out; target 80 %):"
     )
     for row in skipped:
         console.print(f"  [dim]{row.id}: {row.note}[/]")

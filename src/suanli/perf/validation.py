@@ -20,6 +20,7 @@ from suanli.perf.efficiency import EfficiencyTable
 from suanli.perf.inference import predict_inference
 from suanli.perf.measurements import Measurement, measurements, resolve_model
 from suanli.perf.training import predict_training
+from suanli.perf.uncertainty import Z90, shrunk_sigma, summarize
 
 PLAN_KEYS = {
     "tp": "tp",
@@ -78,6 +79,7 @@ class ValidationReport(BaseModel):
     predicted: int
     skipped: int
     interval_coverage: float | None  # share of validate rows whose P10-P90 holds the measurement
+    interval_coverage_loo: float | None  # the same with each row's spread fitted without that row
 
 
 def _plan(point: Measurement) -> dict[str, int | str]:
@@ -238,6 +240,7 @@ def validate_measurements(
     validate_rows = [r for r in rows if r.split == "validate"]
     banded = [r for r in validate_rows if r.p10 is not None and r.p90 is not None and r.error is not None]
     coverage = sum(r.p10 <= r.measured <= r.p90 for r in banded) / len(banded) if banded else None  # type: ignore[operator]
+    catalog = catalog or builtin_catalog()
     return ValidationReport(
         rows=rows,
         groups=groups,
@@ -246,7 +249,29 @@ def validate_measurements(
         predicted=sum(r.error is not None for r in rows),
         skipped=sum(r.error is None for r in rows),
         interval_coverage=coverage,
+        interval_coverage_loo=_leave_one_out_coverage(validate_rows, catalog),
     )
+
+
+def _leave_one_out_coverage(rows: list[ValidationRow], catalog: Catalog) -> float | None:
+    """Share of rows inside P10-P90 with each row's spread fitted without that row.
+
+    The spread comes from the other rows of the same stack and kind, shrunk towards the prior
+    as predictions are: an out-of-sample check of the intervals.
+    """
+    scored = [r for r in rows if r.predicted and r.error is not None]
+    if not scored:
+        return None
+    residual = {r.id: math.log(r.measured / r.predicted) for r in scored if r.predicted}
+    group = {r.id: (catalog.accelerator(r.accelerator).software_stack, r.kind) for r in scored}
+    inside = 0
+    for r in scored:
+        others = [residual[o.id] for o in scored if o.id != r.id and group[o.id] == group[r.id]]
+        sigma = shrunk_sigma(summarize(others))
+        inside += abs(residual[r.id]) <= Z90 * sigma
+    # A full miss (the model calls a measured setup infeasible) is outside any interval.
+    misses = sum(1 for r in rows if r.error == -1.0 and not r.predicted)
+    return inside / (len(scored) + misses)
 
 
 def log_residuals(report: ValidationReport, stack_of: Mapping[str, str]) -> dict[str, list[float]]:
