@@ -104,7 +104,8 @@ class CostInputs(BaseModel):
 def default_cost_inputs(currency: Literal["CNY", "USD"] = "CNY", **overrides: object) -> CostInputs:
     """Cost inputs from the bundled defaults (China, CNY), with ``overrides`` applied."""
     d = cost_defaults()
-    fx = float(overrides.get("cny_per_usd", d.cny_per_usd.value))  # type: ignore[arg-type]
+    given = overrides.get("cny_per_usd")
+    fx = float(given) if isinstance(given, int | float) else d.cny_per_usd.value
     to = 1.0 if currency == "CNY" else 1.0 / fx
     values: dict[str, object] = {
         "currency": currency,

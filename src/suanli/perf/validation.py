@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 
@@ -112,23 +113,27 @@ def predict_point(
     if point.kind == "training":
         seq = point.seq_len or 4096
         batch = None if point.global_batch_sequences is None else float(point.global_batch_sequences * seq)
-        kwargs = {
-            "seq_len": seq,
-            "global_batch_tokens": batch,
-            "precision": point.precision or "bf16",
-            "memory_gb_override": point.memory_gb_override,
-            "efficiency": efficiency,
-            "scaleup_domain": point.scaleup_domain_override,
-            "flash_attention": point.flash_attention,
-        }
+        train = partial(
+            predict_training,
+            model,
+            accelerator,
+            point.chips,
+            seq_len=seq,
+            global_batch_tokens=batch,
+            precision=point.precision or "bf16",
+            memory_gb_override=point.memory_gb_override,
+            efficiency=efficiency,
+            scaleup_domain=point.scaleup_domain_override,
+            flash_attention=point.flash_attention,
+        )
         plan = _plan(point)
         try:
-            pred = predict_training(model, accelerator, point.chips, plan=plan, **kwargs)  # type: ignore[arg-type]
+            pred = train(plan=plan)
         except InfeasibleError as exc:
             if not plan:
                 raise
             note = f"stated plan rejected by the model ({exc}); searched instead"
-            pred = predict_training(model, accelerator, point.chips, **kwargs)  # type: ignore[arg-type]
+            pred = train()
         scale = {
             "tokens_per_s": pred.tokens_per_s,
             "tokens_per_s_per_chip": pred.tokens_per_s_per_chip,
@@ -238,8 +243,9 @@ def validate_measurements(
             buckets[key].append(row)
     groups = [_group(buckets[k], k) for k in sorted(buckets)]
     validate_rows = [r for r in rows if r.split == "validate"]
-    banded = [r for r in validate_rows if r.p10 is not None and r.p90 is not None and r.error is not None]
-    coverage = sum(r.p10 <= r.measured <= r.p90 for r in banded) / len(banded) if banded else None  # type: ignore[operator]
+    bands = [(r.p10, r.measured, r.p90) for r in validate_rows if r.error is not None]
+    held = [low <= measured <= high for low, measured, high in bands if low is not None and high is not None]
+    coverage = sum(held) / len(held) if held else None
     catalog = catalog or builtin_catalog()
     return ValidationReport(
         rows=rows,
