@@ -17,6 +17,18 @@ from suanli.scenario import DEFAULT_SCENARIO, load_scenario
 _SPAN = re.compile(r"^\s*([0-9][0-9.eE+_,]*)\s*(?:-|\.\.)\s*([0-9][0-9.eE+_,]*)\s*$")
 
 
+#: The command-line option behind each order field, for error messages.
+OPTION_OF = {
+    "modules": "--modules",
+    "chips_per_module": "--chips-per-module",
+    "price_per_module": "--price-per-module",
+    "currency": "--currency",
+    "cny_per_usd": "--cny-per-usd",
+    "surcharge_share": "--surcharge",
+    "import_duty_share": "--import-duty",
+}
+
+
 def parse_span(text: str, option: str) -> Span:
     """``"5000"`` or ``"5000-10000"`` (also ``5000..10000``) as a :class:`Span`."""
     try:
@@ -98,7 +110,7 @@ def order_command(
         order = Order.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        field = "--" + str(error["loc"][0]).replace("_share", "").replace("_", "-") if error["loc"] else None
+        field = OPTION_OF.get(str(error["loc"][0])) if error["loc"] else None
         message = str(error["msg"]).removeprefix("Value error, ")
         raise InputValueError(f"{message} (got {error.get('input')!r})", field=field) from None
     summary = summarize_order(order)
