@@ -1,100 +1,44 @@
-"""One scenario in, one result out: the pipeline from catalog to supply risk, wired together.
+"""One scenario in, one result out: the pipeline from catalog to decision, wired together.
 
-:func:`supply_model` turns a scenario into the simulator's arrays, taking each candidate's
-useful work per chip (and its uncertainty) from the performance model through fleet
-sizing, and the target from the scenario's decision section. :func:`simulate_scenario` runs
-the Monte Carlo and, for a scenario that extends another, also runs the base with the same
-seed and reports what the base gave to the observations (the hindsight check) and how the
-picture changed.
+The scenario is compiled once (:class:`suanli.scenario.compile.ScenarioCompiler` sizes each
+candidate's fleet once and converts money in one place). :func:`simulate_scenario` runs the
+Monte Carlo and, for a scenario that extends another, also runs the base with the same seed
+and reports what the base gave to the observations (the hindsight check).
+:func:`analyze_scenario` leads with the recommendation of :mod:`suanli.decide` and shows
+the plan variants, the candidates and the hindsight beside it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from suanli.catalog.loader import Catalog, builtin_catalog
-from suanli.economics.fleet import fleet_rate, size_fleet
+from suanli.catalog.loader import Catalog
+from suanli.decide.optimize import DEFAULT_PATHS as OPTIMIZE_PATHS
+from suanli.decide.optimize import Optimization, optimize_scenario
 from suanli.economics.order import summarize_order
-from suanli.economics.workload import Target, Workload, load_workload
-from suanli.errors import InfeasibleError, InputValueError
+from suanli.errors import InfeasibleError
 from suanli.scenario import Scenario, load_scenario
+from suanli.scenario.compile import ScenarioCompiler
 from suanli.supply.executors import Executor
-from suanli.supply.model import SupplyModel, compile_supply
-from suanli.supply.quarters import quarter_index, quarter_labels
-from suanli.supply.run import SimulationResult, consistent, simulate_paths, summarize
+from suanli.supply.model import SupplyModel
+from suanli.supply.run import TAIL, SimulationResult, consistent, simulate_paths, summarize
 
 DEFAULT_PATHS = 100_000
 
 
-def scenario_workload(scenario: Scenario) -> Workload:
-    """The scenario's workload (a preset name or an inline definition)."""
-    return load_workload(scenario.workload) if isinstance(scenario.workload, str) else scenario.workload
-
-
-def _primary_target(scenario: Scenario) -> Target:
-    return scenario_workload(scenario).targets[0]
-
-
-def candidate_rates(scenario: Scenario, catalog: Catalog) -> dict[str, tuple[float, float]]:
-    """Useful work per chip (tokens/s on the workload's first target) and its log-spread."""
-    target = _primary_target(scenario)
-    rates = {}
-    for accelerator_id in scenario.candidates:
-        try:
-            fleet = size_fleet(target, catalog.accelerator(accelerator_id), catalog)
-        except InfeasibleError as exc:
-            raise InfeasibleError(
-                f"candidate {accelerator_id} cannot run the scenario workload: {exc}"
-            ) from exc
-        rates[accelerator_id] = (fleet.tokens_per_s_per_chip, fleet.perf_sigma_log)
-    return rates
+def supply_model(scenario: Scenario, catalog: Catalog | None = None) -> SupplyModel:
+    """The simulator's arrays for ``scenario`` (compiled with a fresh compiler)."""
+    return ScenarioCompiler(catalog).compile(scenario)
 
 
 def target_rate(scenario: Scenario, catalog: Catalog) -> float:
     """Useful work the decision requires, in the workload's tokens/s."""
-    if scenario.decision is None:
-        return 0.0
-    target = scenario.decision.target
-    equivalent = target.equivalent
-    if equivalent is None:  # ComputeTarget guarantees tokens_per_s then
-        return float(target.tokens_per_s or 0.0)
-    return fleet_rate(
-        _primary_target(scenario), catalog.accelerator(equivalent.accelerator), catalog, equivalent.chips
-    )
-
-
-def supply_model(scenario: Scenario, catalog: Catalog | None = None) -> SupplyModel:
-    """The simulator's arrays for ``scenario``."""
-    catalog = catalog or builtin_catalog()
-    if not scenario.candidates:
-        raise InputValueError("the scenario names no candidates to simulate", field="candidates")
-    quarters = quarter_labels(scenario.start_quarter, scenario.horizon_quarters)
-    inputs = scenario.cost_inputs()
-    prices = {}
-    for accelerator_id in scenario.candidates:
-        if accelerator_id in scenario.prices:
-            prices[accelerator_id] = scenario.prices[accelerator_id]
-            continue
-        price = catalog.accelerator(accelerator_id).price
-        prices[accelerator_id] = 0.0 if price is None else inputs.to_currency(price.amount, price.currency)
-    required = target_rate(scenario, catalog)
-    start = (
-        0 if scenario.decision is None else quarter_index(scenario.decision.target.from_quarter, quarters[0])
-    )
-    target = [required if t >= start else 0.0 for t in range(len(quarters))]
-    return compile_supply(
-        {a: scenario.supply[a] for a in scenario.candidates},
-        quarters,
-        orders=scenario.plan,
-        prices=prices,
-        prepayment={a: scenario.supply[a].price.prepayment_share for a in scenario.candidates},
-        rates=candidate_rates(scenario, catalog),
-        target=target,
-    )
+    return ScenarioCompiler(catalog).target_rate(scenario)
 
 
 class Hindsight(BaseModel):
@@ -133,12 +77,15 @@ def simulate_scenario(
     catalog: Catalog | None = None,
     progress: Callable[[int], None] | None = None,
     hindsight: bool = True,
+    compiler: ScenarioCompiler | None = None,
+    model: SupplyModel | None = None,
 ) -> SimulationReport:
     """Simulate ``scenario``; for one that extends another, also the hindsight check."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    catalog = catalog or builtin_catalog()
-    model = supply_model(scenario, catalog)
+    compiler = compiler or ScenarioCompiler(catalog)
+    model = compiler.compile(scenario) if model is None else model
     currency = scenario.economics.currency
+    tail = TAIL if scenario.decision is None else scenario.decision.risk.tail
     start = time.perf_counter()
     raw = simulate_paths(model, paths, seed, executor=executor, chunk_paths=chunk_paths, progress=progress)
     result = summarize(
@@ -151,11 +98,12 @@ def simulate_scenario(
         observations=scenario.observations,
         currency=currency,
         budget=None if scenario.decision is None else scenario.decision.budget,
+        tail=tail,
     )
     check = None
     if hindsight and scenario.extends and scenario.observations:
         base = load_scenario(scenario.extends)
-        base_model = supply_model(base, catalog)
+        base_model = compiler.compile(base)
         raw = simulate_paths(
             base_model, paths, seed, executor=executor, chunk_paths=chunk_paths, progress=progress
         )
@@ -167,6 +115,7 @@ def simulate_scenario(
             executor=result.executor,
             seconds=result.seconds,
             currency=currency,
+            tail=tail,
         )
         observed = float(np.mean(consistent(raw, base_model, scenario.observations)))
         check = Hindsight(
@@ -240,6 +189,8 @@ class Analysis(BaseModel):
     candidates: list[CandidateView]
     plans: list[PlanOutcome]
     hindsight: Hindsight | None
+    recommendation: Optimization | None  # what to buy, when, and the contingent plan
+    recommendation_error: str | None = None  # why no plan could be recommended
     paths: int
     seed: int
 
@@ -263,16 +214,22 @@ def analyze_scenario(
     seed: int = 0,
     executor: Executor | None = None,
     catalog: Catalog | None = None,
+    optimize_paths: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Analysis:
     """The whole question on one scenario.
 
-    Order checks, each candidate's useful work and cost, and how plan variants fare against
-    the target under supply risk (with the hindsight check for an updated scenario).
+    The recommended plan (with its contingent version and the baselines, when the scenario
+    has a decision section), order checks, each candidate's useful work and cost, and how
+    plan variants fare against the target under supply risk (with the hindsight check for an
+    updated scenario). The scenario is compiled once and every variant reuses it.
     """
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    catalog = catalog or builtin_catalog()
+    compiler = ScenarioCompiler(catalog)
+    catalog = compiler.catalog
+    say = progress or (lambda _: None)
     warnings = [] if scenario.order is None else summarize_order(scenario.order).warnings
-    base_model = supply_model(scenario, catalog)
+    base_model = compiler.compile(scenario)
     weights = None if scenario.sovereignty is None else scenario.sovereignty.weights
     views = []
     for a, accelerator in enumerate(base_model.accelerators):
@@ -294,14 +251,21 @@ def analyze_scenario(
     outcomes = []
     hindsight = None
     for name, description, plan in _plan_variants(scenario, catalog):
+        say(f"simulating the plan {name}")
         variant = scenario.model_copy(update={"plan": plan})
+        orders = np.zeros_like(base_model.orders)
+        for a, accelerator in enumerate(base_model.accelerators):
+            for quarter, units in plan.get(accelerator, {}).items():
+                if quarter in base_model.quarters:
+                    orders[base_model.quarters.index(quarter), a] += units
         report = simulate_scenario(
             variant,
             paths=paths,
             seed=seed,
             executor=executor,
-            catalog=catalog,
             hindsight=name == "as planned",
+            compiler=compiler,
+            model=dataclasses.replace(base_model, orders=orders),
         )
         result = report.result
         if name == "as planned":
@@ -319,6 +283,16 @@ def analyze_scenario(
                 within_budget=result.cost.get("p_within_budget"),
             )
         )
+    recommendation = None
+    why_not = None
+    if scenario.decision is not None:
+        say("optimising the plan")
+        try:
+            recommendation = optimize_scenario(
+                scenario, paths=optimize_paths or OPTIMIZE_PATHS, seed=seed, compiler=compiler
+            )
+        except InfeasibleError as exc:  # the rest of the analysis still answers; say why
+            why_not = str(exc)
     return Analysis(
         scenario=scenario.id,
         title=scenario.title,
@@ -331,6 +305,8 @@ def analyze_scenario(
         candidates=views,
         plans=outcomes,
         hindsight=hindsight,
+        recommendation=recommendation,
+        recommendation_error=why_not,
         paths=paths,
         seed=seed,
     )

@@ -9,8 +9,10 @@ from rich.table import Table
 
 from suanli.analysis import DEFAULT_PATHS, Analysis, analyze_scenario
 from suanli.catalog import load_catalog
+from suanli.cli.decide_cmd import print_optimization
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
+from suanli.decide.optimize import Optimization
 from suanli.scenario import DEFAULT_SCENARIO, load_scenario
 from suanli.supply.executors import make_executor
 
@@ -46,11 +48,44 @@ def analyze_command(
     _print(result)
 
 
+def _lead(r: Optimization) -> None:
+    """The recommendation in words: the plan, why, when to switch."""
+    best, cur = r.result.outcome, r.currency
+    beaten = [b.name for b in r.baselines if r.result.name in b.dominated_by]
+    console.print(
+        f"[bold]Recommendation:[/] order as in the plan below: expected all-in cost "
+        f"{best.expected_cost / 1e9:,.2f} B {cur}, CVaR{r.tail:.0%} of shortfall {best.cvar_shortfall:.2f} "
+        f"target-quarters, P(meet target) >= {best.p_meet_required_min:.0%} from {r.p_meet_from}; "
+        f"it dominates {', '.join(beaten) or 'no baseline'} and "
+        + (
+            "no baseline dominates it."
+            if r.not_dominated
+            else f"is dominated by {', '.join(r.result.dominated_by)}."
+        )
+    )
+    if r.contingent is not None:
+        c = r.contingent
+        console.print(
+            f"Waiting for the {c.signal} licence and switching is worth "
+            f"{c.value_of_flexibility / 1e9:,.2f} B {cur}"
+            + (
+                f"; waiting past {c.latest_wait_quarter} no longer pays."
+                if c.latest_wait_quarter
+                else "; no wait-then-switch-to-domestic rule beats the recommended plan."
+            )
+        )
+
+
 def _print(a: Analysis) -> None:
     symbol = "¥" if a.currency == "CNY" else "$"
     console.print(f"[bold]{a.title}[/] ({a.scenario}, as of {a.as_of})")
     for warning in a.order_warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
+    if a.recommendation is not None:
+        _lead(a.recommendation)
+        print_optimization(a.recommendation)
+    if a.recommendation_error is not None:
+        err_console.print(f"[yellow]no recommendation:[/] {a.recommendation_error}")
     cands = Table(title="Candidates: useful work (Llama-3-70B-class training tokens/s per chip) and price")
     for header in (
         "accelerator",

@@ -11,6 +11,7 @@ from suanli import __version__
 from suanli.cli.analyze_cmd import analyze_command
 from suanli.cli.catalog_cmd import catalog_app, models_app
 from suanli.cli.compare_cmd import compare_command
+from suanli.cli.decide_cmd import optimize_command, robust_command, sensitivity_command
 from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
 from suanli.cli.predict_cmd import predict_app, validate_command
@@ -33,6 +34,9 @@ app.command("compare")(compare_command)
 app.add_typer(scenario_app, name="scenario")
 app.command("simulate")(simulate_command)
 app.command("analyze")(analyze_command)
+app.command("optimize")(optimize_command)
+app.command("robust")(robust_command)
+app.command("sensitivity")(sensitivity_command)
 
 
 def _version(value: bool) -> None:

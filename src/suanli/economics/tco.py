@@ -19,10 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from suanli.catalog.accelerator import Accelerator
 from suanli.economics.costs import CostInputs
 from suanli.economics.fleet import FleetSize
+from suanli.economics.unit_cost import capex_shares, chip_price
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days
-#: Country whose customs and tax the buyer-side duty applies to (the flagship's buyers).
-BUYER_COUNTRY = "CN"
 
 
 class FleetPower(BaseModel):
@@ -81,11 +80,9 @@ def fleet_tco(
     """The TCO of ``fleet`` under ``inputs``; ``run_days`` prices one training run."""
     missing = []
     years = inputs.horizon_years
-    price = None
-    if accelerator.price is None:
+    price = chip_price(accelerator, inputs)
+    if price is None:
         missing.append("price")
-    else:
-        price = inputs.to_currency(accelerator.price.amount, accelerator.price.currency)
     power = fleet_power(fleet, accelerator, inputs)
     if power is None:
         missing.append("tdp_w")
@@ -95,14 +92,12 @@ def fleet_tco(
 
     capex_chips = capex_servers = capex_network = duty = surcharge = capex = None
     if price is not None:
+        shares = capex_shares(accelerator, inputs)
         capex_chips = price * fleet.chips
-        capex_servers = capex_chips * inputs.server_overhead_share
-        capex_network = (capex_chips + capex_servers) * inputs.network_capex_share
-        imported = accelerator.country != BUYER_COUNTRY
-        duty = (capex_chips + capex_servers) * inputs.import_duty_share if imported else 0.0
-        surcharge = (
-            capex_chips * inputs.surcharge_share.get(accelerator.id, 0.0) * inputs.surcharge_pass_through
-        )
+        capex_servers = capex_chips * shares.servers
+        capex_network = capex_chips * shares.network
+        duty = capex_chips * shares.import_duty
+        surcharge = capex_chips * shares.surcharge
         capex = capex_chips + capex_servers + capex_network + duty + surcharge
 
     power_year = maintenance_year = floor_year = opex_year = None

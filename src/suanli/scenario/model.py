@@ -4,8 +4,10 @@ Sections: identity and horizon (``as_of``, ``start_quarter``, ``horizon_quarters
 ``order`` under discussion with its consistency checks, ``economics`` (cost inputs),
 ``workload`` (what useful compute means), ``candidates`` and their ``supply`` processes,
 the order ``plan``, the ``decision`` (budget, target, risk appetite), ``sovereignty``
-weights, ``standoff`` parameters, and ``observations`` made after ``as_of``. A scenario may
-``extend`` another: its keys are laid over the base's (mappings merged, lists replaced).
+weights, ``standoff`` parameters, ``uncertainties`` (ranges for robustness and sensitivity),
+and ``observations`` made after ``as_of``. A scenario may ``extend`` another: its keys are laid
+over the base's (mappings merged; lists, numbers and the sections ``plan``, ``decision.policy``
+and ``uncertainties`` replaced whole).
 """
 
 from __future__ import annotations
@@ -18,9 +20,19 @@ from suanli.catalog.provenance import SourceDate
 from suanli.economics.costs import CostInputs, default_cost_inputs
 from suanli.economics.order import Order
 from suanli.economics.workload import Workload
+from suanli.errors import InputValueError
 from suanli.supply.process import Supply, Tension
 from suanli.supply.quarters import parse_quarter, quarter_index
 from suanli.supply.run import Observation
+
+
+def lookup(data: object, path: str) -> object:
+    """The value at dotted ``path`` in nested mappings, or ``None`` where there is none."""
+    for key in path.split(".") if path else []:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
 
 
 class Source(BaseModel):
@@ -94,12 +106,76 @@ class ComputeTarget(BaseModel):
 
 
 class RiskAppetite(BaseModel):
-    """How sure the decision maker wants to be."""
+    """How sure the decision maker wants to be, and what a shortfall is worth to avoid."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     p_meet_target: float = Field(default=0.8, gt=0, lt=1, description="Required probability of meeting it.")
-    tail: float = Field(default=0.05, gt=0, lt=0.5, description="Tail share for capacity at risk.")
+    p_meet_from: str | None = Field(
+        default=None,
+        description="First quarter the required probability applies to (default: the target's first).",
+    )
+    tail: float = Field(
+        default=0.05, gt=0, lt=0.5, description="Tail share for capacity at risk and CVaR of shortfall."
+    )
+    aversion: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "Weight of the CVaR of shortfall in the objective: scenario currency per quarter in which "
+            "the whole target is missing."
+        ),
+    )
+    source: str = Field(default="assumption: no stated risk appetite", min_length=3)
+
+    @model_validator(mode="after")
+    def _valid_quarter(self) -> Self:
+        if self.p_meet_from is not None:
+            parse_quarter(self.p_meet_from)
+        return self
+
+
+PolicyKind = Literal[
+    "cap_units", "max_foreign_share", "min_domestic_share", "no_prepayment_before_approval", "bundling_ratio"
+]
+
+
+class Policy(BaseModel):
+    """A rule the plan must obey, dated and sourced.
+
+    ``cap_units``: at most ``units`` of ``accelerators`` ordered over the horizon (a per-buyer
+    licence cap); ``max_foreign_share`` / ``min_domestic_share``: the imported / domestic share
+    of units ordered by each quarter; ``no_prepayment_before_approval``: no order of an import
+    that needs approval before it is known to be approved; ``bundling_ratio``: at least
+    ``ratio`` domestic units ordered per imported unit, by each quarter.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    name: str = Field(min_length=1)
+    kind: PolicyKind
+    accelerators: tuple[str, ...] = Field(default=(), description="cap_units: the parts it caps.")
+    units: float | None = Field(default=None, ge=0)
+    share: float | None = Field(default=None, ge=0, le=1)
+    ratio: float | None = Field(default=None, ge=0, le=100)
+    date: SourceDate = Field(description="When the rule took effect or was reported.")
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Self:
+        needs = {
+            "cap_units": "units",
+            "max_foreign_share": "share",
+            "min_domestic_share": "share",
+            "bundling_ratio": "ratio",
+        }.get(self.kind)
+        if needs is not None and getattr(self, needs) is None:
+            msg = f"policy {self.name!r} of kind {self.kind} needs {needs!r}"
+            raise ValueError(msg)
+        if self.kind == "cap_units" and not self.accelerators:
+            msg = f"policy {self.name!r} of kind cap_units needs 'accelerators'"
+            raise ValueError(msg)
+        return self
 
 
 class Decision(BaseModel):
@@ -107,9 +183,43 @@ class Decision(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    budget: float | None = Field(default=None, gt=0, description="Total spend cap, scenario currency.")
+    budget: float | None = Field(
+        default=None, gt=0, description="Cap on committed all-in cost at base prices, scenario currency."
+    )
+    budget_per_quarter: float | None = Field(
+        default=None, gt=0, description="Cap on capex committed by orders in any one quarter."
+    )
     target: ComputeTarget
     risk: RiskAppetite = RiskAppetite()
+    policy: tuple[Policy, ...] = ()
+    contingent_on: str | None = Field(
+        default=None,
+        description="Import whose approval a contingent plan waits for (default: the first that needs one).",
+    )
+
+
+class Uncertainty(BaseModel):
+    """A range for one assumption, for robustness and sensitivity.
+
+    ``paths`` name scenario numbers by their dotted keys (``supply.h200-sxm.approval.hazard_per_quarter``);
+    ``mode: set`` gives them the value, ``mode: scale`` multiplies them by it (nominal 1).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    paths: tuple[str, ...] = Field(min_length=1)
+    mode: Literal["set", "scale"] = "set"
+    low: float
+    high: float
+    source: str = Field(min_length=3, description="Document, or 'assumption: <reason>'.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"uncertainty {self.name!r} needs low < high (got {self.low} and {self.high})"
+            raise ValueError(msg)
+        return self
 
 
 class Sovereignty(BaseModel):
@@ -172,6 +282,10 @@ class Scenario(BaseModel):
     decision: Decision | None = None
     sovereignty: Sovereignty | None = None
     standoff: Standoff | None = None
+    performance_scale: dict[str, float] = Field(
+        default={}, description="Multiplies the performance model's useful work per chip, per accelerator."
+    )
+    uncertainties: tuple[Uncertainty, ...] = ()
     observations: tuple[Observation, ...] = ()
     sources: tuple[Source, ...] = ()
     notes: str | None = None
@@ -199,7 +313,72 @@ class Scenario(BaseModel):
             if observation.accelerator not in self.candidates:
                 msg = f"observation of {observation.accelerator!r}, which is not a candidate"
                 raise ValueError(msg)
+        for accelerator, scale in self.performance_scale.items():
+            if accelerator not in self.candidates or not 0 < scale <= 10:
+                msg = f"performance_scale of {accelerator!r} needs a candidate and a factor in (0, 10]"
+                raise ValueError(msg)
+        self._check_decision()
+        self._check_uncertainties()
         return self
+
+    def _check_decision(self) -> None:
+        if self.decision is None:
+            return
+        for policy in self.decision.policy:
+            if policy.date > self.as_of:
+                msg = (
+                    f"policy {policy.name!r} is dated {policy.date}, after the scenario's as_of "
+                    f"{self.as_of}: it could not have been known"
+                )
+                raise ValueError(msg)
+            unknown = [a for a in policy.accelerators if a not in self.candidates]
+            if unknown:
+                msg = f"policy {policy.name!r} names non-candidates: {', '.join(unknown)}"
+                raise ValueError(msg)
+        names = [p.name for p in self.decision.policy]
+        if len(set(names)) != len(names):
+            msg = "policy names must be unique"
+            raise ValueError(msg)
+        wait = self.decision.contingent_on
+        if wait is not None and wait not in self.candidates:
+            msg = f"contingent_on names {wait!r}, which is not a candidate"
+            raise ValueError(msg)
+
+    def _check_uncertainties(self) -> None:
+        data = self.model_dump(mode="python", exclude={"uncertainties"})
+        names = [u.name for u in self.uncertainties]
+        if len(set(names)) != len(names):
+            msg = "uncertainty names must be unique"
+            raise ValueError(msg)
+        for uncertainty in self.uncertainties:
+            for path in uncertainty.paths:
+                value = lookup(data, path)
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    msg = f"uncertainty {uncertainty.name!r}: {path} is not a number in this scenario"
+                    raise ValueError(msg)
+
+    def with_values(self, values: dict[str, float]) -> Scenario:
+        """The scenario with uncertainties set to ``values`` (by name), validated again."""
+        data = self.model_dump(mode="python")
+        for uncertainty in self.uncertainties:
+            if uncertainty.name not in values:
+                continue
+            value = values[uncertainty.name]
+            for path in uncertainty.paths:
+                keys = path.split(".")
+                owner = lookup(data, ".".join(keys[:-1])) if len(keys) > 1 else data
+                if not isinstance(owner, dict):
+                    msg = f"uncertainty {uncertainty.name!r}: {path} is not a number in this scenario"
+                    raise InputValueError(msg, field="uncertainties")
+                owner[keys[-1]] = value if uncertainty.mode == "set" else owner[keys[-1]] * value
+        return Scenario.model_validate(data)
+
+    def nominal(self, uncertainty: Uncertainty) -> float:
+        """The scenario's own value of ``uncertainty`` (1 for a scale)."""
+        if uncertainty.mode == "scale":
+            return 1.0
+        value = lookup(self.model_dump(mode="python"), uncertainty.paths[0])
+        return float(value) if isinstance(value, int | float) else float("nan")
 
     def cost_inputs(self) -> CostInputs:
         """The cost inputs in force for this scenario."""

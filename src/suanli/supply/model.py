@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from suanli.economics.unit_cost import UnitCosts
 from suanli.supply.process import Supply
 from suanli.supply.quarters import quarter_index
 
@@ -45,6 +46,12 @@ class SupplyModel:
     rate_per_chip: FloatArray  # (A,): useful work per chip (tokens/s on the scenario workload)
     rate_sigma: FloatArray  # (A,): log-spread of the performance prediction
     target: FloatArray  # (T,): required useful work per quarter (0 where no target)
+    capex_share: FloatArray  # (A,): capex paid at delivery beyond the chip, as a share of its price
+    opex_per_quarter: FloatArray  # (A,): running cost of one installed chip per quarter
+    migration: FloatArray  # (A,): one-off software migration, paid once per stack at its first order
+    stack: tuple[str, ...]  # (A,): software stack of each accelerator
+    orders_approved: FloatArray | None = None  # (T, A): orders instead of ``orders`` once approved
+    signal: int = -1  # accelerator whose approval (by the end of the previous quarter) switches plans
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -79,11 +86,15 @@ def compile_supply(
     prepayment: Mapping[str, float],
     rates: Mapping[str, tuple[float, float]],
     target: Sequence[float],
+    costs: Mapping[str, UnitCosts] | None = None,
+    tension_scale: float = 1.0,
 ) -> SupplyModel:
     """Arrays for the simulator.
 
     ``orders[acc][quarter]`` are units requested; ``rates[acc]`` is (useful work per chip,
-    log-spread); ``target`` the required work per quarter.
+    log-spread); ``target`` the required work per quarter; ``costs[acc]`` the all-in cost
+    beyond the chip price (none: the chip price alone); ``tension_scale`` multiplies every
+    accelerator's loading on the shared tension factor.
     """
     ids = tuple(supplies)
     start = quarters[0]
@@ -100,6 +111,9 @@ def compile_supply(
             if 0 <= index < n_q:
                 plan[index, a] += units
     field = np.array
+    costs = costs or {}
+    free = UnitCosts(capex_share=0.0, opex_per_quarter=0.0, migration=0.0, stack="")
+    unit = [costs.get(a, free) for a in ids]
     return SupplyModel(
         accelerators=ids,
         quarters=tuple(quarters),
@@ -123,8 +137,14 @@ def compile_supply(
         duty_shock_probability=field([supplies[a].price.duty_shock_probability for a in ids]),
         duty_shock_size=field([supplies[a].price.duty_shock_size for a in ids]),
         prepayment_share=field([prepayment.get(a, 0.0) for a in ids]),
-        tension_loading=np.clip(field([supplies[a].tension_loading for a in ids]), -1.0, 1.0),
+        tension_loading=np.clip(
+            tension_scale * field([supplies[a].tension_loading for a in ids], dtype=np.float64), -1.0, 1.0
+        ),
         rate_per_chip=field([rates[a][0] for a in ids]),
         rate_sigma=field([rates[a][1] for a in ids]),
         target=np.asarray(target, dtype=np.float64),
+        capex_share=field([u.capex_share for u in unit], dtype=np.float64),
+        opex_per_quarter=field([u.opex_per_quarter for u in unit], dtype=np.float64),
+        migration=field([u.migration for u in unit], dtype=np.float64),
+        stack=tuple(u.stack or a for u, a in zip(unit, ids, strict=True)),
     )

@@ -19,7 +19,9 @@ from suanli.supply.model import NEVER, SupplyModel
 _PHI = NormalDist().cdf
 
 
-def simulate_reference(model: SupplyModel, paths: int, seed: int) -> list[tuple[list[float], float]]:
+def simulate_reference(  # noqa: PLR0915 - one plain loop, process by process, on purpose
+    model: SupplyModel, paths: int, seed: int
+) -> list[tuple[list[float], float]]:
     """Useful compute per path and quarter, and each path's total spend."""
     rng = random.Random(seed)
     n_t, n_a = model.shape
@@ -77,7 +79,18 @@ def simulate_reference(model: SupplyModel, paths: int, seed: int) -> list[tuple[
                 installed[a] += now - (now * float(model.strand_share[a]) if revoke[a] == t + 1 else 0.0)
                 duty = max(float(model.duty[a]) + float(model.duty_shock_size[a]) * shocks[a], 0.0)
                 prepay = float(model.prepayment_share[a])
-                spend += float(model.orders[t, a]) * prepay * price + now * price * (1.0 - prepay + duty)
+                extra = float(model.capex_share[a])
+                spend += float(model.orders[t, a]) * prepay * price + now * price * (
+                    1.0 - prepay + duty + extra
+                )
+                spend += installed[a] * float(model.opex_per_quarter[a])
             compute.append(sum(installed[a] * float(model.rate_per_chip[a]) * perf[a] for a in range(n_a)))
+        paid = set()
+        for a in range(n_a):  # migration: once per stack that the plan orders at all
+            if float(model.orders[:, a].sum()) > 0 and model.stack[a] not in paid:
+                paid.add(model.stack[a])
+                spend += max(
+                    float(model.migration[b]) for b in range(n_a) if model.stack[b] == model.stack[a]
+                )
         out.append((compute, spend))
     return out

@@ -163,7 +163,8 @@ class SimulationResult(BaseModel):
     delivered: dict[str, Band]
     compute: Band
     p_meet_target: list[float]
-    capacity_at_risk: list[float]  # mean compute of the worst 5 % of paths
+    capacity_at_risk: list[float]  # mean compute of the worst ``tail`` share of paths
+    tail: float
     shortfall_at_risk: list[float]  # target minus that mean, floored at 0
     p_none_delivered: dict[str, list[float]]
     p_approved: dict[str, list[float]]
@@ -226,10 +227,12 @@ def summarize(
     currency: str = "CNY",
     compute_unit: str = "tokens/s",
     budget: float | None = None,
+    tail: float = TAIL,
 ) -> SimulationResult:
     """Percentiles, target probabilities and tail risk of the (consistent) paths.
 
-    With a ``budget``, the cost also says how likely total spend stays within it.
+    With a ``budget``, the cost also says how likely total spend stays within it; ``tail`` is
+    the share of worst paths that capacity at risk averages.
     """
     total = paths.compute.shape[1]
     mask = consistent(paths, model, observations) if observations else None
@@ -243,7 +246,7 @@ def summarize(
     spend = paths.spend if mask is None else paths.spend[:, mask]
     approvals = paths.approval_quarter if mask is None else paths.approval_quarter[:, mask]
     stranded = paths.stranded_prepayment if mask is None else paths.stranded_prepayment[mask]
-    n_tail = max(1, int(np.ceil(TAIL * kept)))
+    n_tail = max(1, int(np.ceil(tail * kept)))
     worst = np.partition(compute, n_tail - 1, axis=1)[:, :n_tail].mean(axis=1)
     target = model.target
     meet = (compute >= target[:, None]).mean(axis=1)
@@ -269,6 +272,7 @@ def summarize(
         compute=_band(compute),
         p_meet_target=[float(m) if target[t] > 0 else 1.0 for t, m in enumerate(meet)],
         capacity_at_risk=worst.tolist(),
+        tail=tail,
         shortfall_at_risk=np.maximum(target - worst, 0.0).tolist(),
         p_none_delivered={
             acc: (delivered[:, a] <= 0).mean(axis=-1).tolist() for a, acc in enumerate(model.accelerators)

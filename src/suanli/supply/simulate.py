@@ -129,11 +129,31 @@ def _prices(model: SupplyModel, rng: np.random.Generator, paths: int) -> _Prices
     return _Prices(price=prices, duty=duties)
 
 
-def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
-    """Simulate the :data:`BLOCK_PATHS` paths of block ``block``."""
-    paths = BLOCK_PATHS
+@dataclass(frozen=True)
+class Draws:
+    """The uncertain quantities of a block of paths, independent of any order plan.
+
+    Plans compared on the same draws differ only by what they order (common random numbers),
+    and the optimiser builds its sample paths from the same draws the simulator plays.
+    """
+
+    approve_at: NDArray[np.int64]  # (A, P): first quarter with approval, NEVER if none
+    revoke_at: NDArray[np.int64]  # (A, P): first quarter without a licence, NEVER if none
+    cap_factor: NDArray[np.float32]  # (A, P): log-normal factor on capacity
+    perf: NDArray[np.float32]  # (A, P): log-normal factor on useful work per chip
+    price: list[NDArray[np.float32]]  # A arrays (T, P) or (T, 1): chip price per quarter
+    duty: list[NDArray[np.float32]]  # A arrays (T, P) or (T, 1): buyer-side duty share
+
+    @property
+    def paths(self) -> int:
+        """Paths drawn."""
+        return int(self.approve_at.shape[1])
+
+
+def draw_block(model: SupplyModel, seed: int, block: int, paths: int = BLOCK_PATHS) -> Draws:
+    """The uncertain quantities of the paths of block ``block`` (a full block unless ``paths`` says)."""
     rng = block_generator(seed, block)
-    n_t, n_a = model.shape
+    n_a = model.shape[1]
     z = rng.standard_normal(paths)
     approve_at = _approval_quarters(model, _copula_uniform(rng, z, model.tension_loading))
     # Tension hastens revocation, hence 1 - u.
@@ -142,11 +162,42 @@ def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
     cap_factor = np.exp(sigma * rng.standard_normal((n_a, paths)) - sigma**2 / 2).astype(F32)
     perf = np.exp(model.rate_sigma[:, None] * rng.standard_normal((n_a, paths))).astype(F32)
     prices = _prices(model, rng, paths)
+    return Draws(approve_at, revoke_at, cap_factor, perf, prices.price, prices.duty)
 
-    arrivals = np.zeros((n_t, n_a), dtype=F32)
+
+def path_orders(model: SupplyModel, approve_at: NDArray[np.int64]) -> NDArray[np.float32] | None:
+    """Orders per path (T, A, P) of a contingent plan; ``None`` for a static plan.
+
+    Orders placed in quarter ``t`` follow ``orders_approved`` on paths where the signal
+    accelerator was approved by the end of quarter ``t - 1`` (what the buyer knows when it
+    orders), and ``orders`` elsewhere.
+    """
+    if model.orders_approved is None or model.signal < 0:
+        return None
+    n_t = model.shape[0]
+    known = approve_at[model.signal][None, :] <= np.arange(n_t)[:, None] - 1  # (T, P)
+    return np.where(
+        known[:, None, :], model.orders_approved.astype(F32)[:, :, None], model.orders.astype(F32)[:, :, None]
+    )
+
+
+def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
+    """Simulate the :data:`BLOCK_PATHS` paths of block ``block``."""
+    return play(model, draw_block(model, seed, block), block * BLOCK_PATHS)
+
+
+def play(model: SupplyModel, draws: Draws, first_path: int = 0) -> BlockResult:
+    """Deliveries, compute and spend of the model's order plan on ``draws``."""
+    paths = draws.paths
+    n_t, n_a = model.shape
+    approve_at, revoke_at, cap_factor = draws.approve_at, draws.revoke_at, draws.cap_factor
+    per_path = path_orders(model, approve_at)
+    orders = model.orders.astype(F32)[:, :, None] if per_path is None else per_path  # (T, A, 1 or P)
+
+    arrivals = np.zeros((n_t, n_a, orders.shape[2]), dtype=F32)
     for a in range(n_a):
         lead = int(model.lead_time[a])
-        arrivals[lead:, a] = model.orders[: n_t - lead, a]
+        arrivals[lead:, a] = orders[: n_t - lead, a]
     capacity = model.capacity.T.astype(F32)[:, :, None]  # (T, A, 1)
     room = model.total_cap.astype(F32)[:, None]
     capped = bool(np.isfinite(model.total_cap).any())
@@ -159,7 +210,7 @@ def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
     ship = np.empty((n_t, n_a, paths), dtype=F32)
     delivered = np.empty((n_t, n_a, paths), dtype=F32)
     for t in range(n_t):
-        pending += arrivals[t][:, None]
+        pending += arrivals[t]
         standing = revoke_at > t
         now = np.minimum(pending, capacity[t] * cap_factor)
         if capped:
@@ -175,21 +226,39 @@ def simulate_block(model: SupplyModel, seed: int, block: int) -> BlockResult:
         delivered[t] = installed
 
     prepay = model.prepayment_share.astype(F32)
-    orders = model.orders.astype(F32)
+    at_delivery = (1.0 - prepay + model.capex_share).astype(F32)
+    opex = model.opex_per_quarter.astype(F32)
     spend = np.zeros((n_t, paths), dtype=F32)
     prepaid = np.zeros((n_a, paths), dtype=F32)
     for a in range(n_a):
-        price = prices.price[a]
-        ordered = orders[:, a][:, None] * prepay[a] * price  # paid at order
-        spend += ordered + ship[:, a] * price * ((1.0 - prepay[a]) + prices.duty[a])
+        price = draws.price[a]
+        ordered = orders[:, a] * prepay[a] * price  # paid at order
+        spend += ordered + ship[:, a] * price * (at_delivery[a] + draws.duty[a]) + delivered[:, a] * opex[a]
         prepaid[a] = ordered.sum(axis=0)
-    compute = np.einsum("tap,ap->tp", delivered, perf * model.rate_per_chip.astype(F32)[:, None])
-    undelivered = np.clip(1.0 - shipped / np.maximum(orders.sum(axis=0), 1e-30)[:, None], 0.0, 1.0)
+    spend += _migration(model, orders, paths)
+    compute = np.einsum("tap,ap->tp", delivered, draws.perf * model.rate_per_chip.astype(F32)[:, None])
+    total_ordered = orders.sum(axis=0)  # (A, 1 or P)
+    undelivered = np.clip(1.0 - shipped / np.maximum(total_ordered, 1e-30), 0.0, 1.0)
     return BlockResult(
-        first_path=block * BLOCK_PATHS,
+        first_path=first_path,
         delivered=delivered,
         compute=compute.astype(F32),
         spend=spend,
         stranded_prepayment=(prepaid * undelivered).sum(axis=0).astype(F32),
         approval_quarter=np.minimum(approve_at, NEVER).astype(np.int16),
     )
+
+
+def _migration(model: SupplyModel, orders: NDArray[np.float32], paths: int) -> NDArray[np.float32]:
+    """One-off migration per stack, paid in the first quarter the plan orders any of its chips."""
+    n_t = model.shape[0]
+    out = np.zeros((n_t, paths), dtype=F32)
+    for stack in dict.fromkeys(model.stack):
+        members = [a for a, s in enumerate(model.stack) if s == stack]
+        cost = max(float(model.migration[a]) for a in members)
+        if cost <= 0:
+            continue
+        ordering = orders[:, members].sum(axis=1) > 0  # (T, 1 or P)
+        first = ordering & (np.cumsum(ordering, axis=0) == 1)
+        out += np.broadcast_to(first * F32(cost), (n_t, paths))
+    return out

@@ -1,0 +1,1 @@
+"""Choosing between plans: the procurement optimiser, baselines, robustness and sensitivity."""

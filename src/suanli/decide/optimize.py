@@ -1,0 +1,454 @@
+"""``suanli optimize``: the recommended order plan, its contingent version, and the baselines.
+
+The plan is chosen by the sample-average MILP (:mod:`suanli.decide.milp`) on paths drawn
+with the simulator's seeding, then every plan (recommended, contingent, baselines) is
+re-simulated on fresh paths the optimiser never saw (another seed) and scored by the same
+objective (:mod:`suanli.decide.objective`). For a scenario dated after its start, orders in
+quarters already past are fixed as written and the paths are conditioned on what was
+observed; the parent scenario's recommendation is reported beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from suanli.decide.baselines import baselines, domestic_sized
+from suanli.decide.milp import Problem, solve
+from suanli.decide.objective import Outcome, Preferences, evaluate
+from suanli.decide.plans import Plan, book_dict
+from suanli.decide.sample import Sample, build_sample, draw_paths
+from suanli.errors import InfeasibleError, InputValueError
+from suanli.scenario.compile import Candidates, ScenarioCompiler
+from suanli.scenario.load import load_scenario
+from suanli.scenario.model import Scenario
+from suanli.supply.model import SupplyModel
+from suanli.supply.quarters import quarter_index
+
+DEFAULT_PATHS = 500
+OUT_OF_SAMPLE_PATHS = 20_000
+
+
+class PlanResult(BaseModel):
+    """One plan and how it fared on the out-of-sample paths."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    plan: dict[str, dict[str, float]]
+    plan_if_approved: dict[str, dict[str, float]] | None = None
+    committed_cost: float  # all-in at base prices, worst history of the approval signal
+    within_budget: bool | None
+    outcome: Outcome
+    dominated_by: list[str] = []
+
+
+class Contingent(BaseModel):
+    """The wait-then-switch plan: orders that depend on whether the import was approved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal: str
+    plan: dict[str, dict[str, float]]  # while approval is not known
+    plan_if_approved: dict[str, dict[str, float]]
+    value_of_flexibility: float  # static objective minus contingent objective, out of sample
+    value_of_flexibility_se: float
+    switch_quarters: dict[str, float]  # wait until k, then domestic: objective out of sample
+    latest_wait_quarter: str | None  # the last quarter at which waiting still beats the best static plan
+    result: PlanResult
+
+
+class Optimization(BaseModel):
+    """What ``suanli optimize`` returns."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scenario: str
+    as_of: str
+    currency: str
+    quarters: list[str]
+    accelerators: list[str]
+    target_tokens_per_s: float
+    aversion: float
+    tail: float
+    p_meet_required: float
+    p_meet_from: str
+    budget: float | None
+    policies: list[str]
+    fixed_through: str | None  # orders up to this quarter are as observed
+    recommended: str
+    plan: dict[str, dict[str, float]]
+    expected_cost: float
+    cvar_shortfall: float
+    p_meet_target: dict[str, float]
+    objective: float
+    in_sample_objective: float
+    in_sample_resimulated: float  # the chosen plan played by the simulator on the optimiser's own paths
+    gap: float
+    solve_s: float
+    paths: int
+    paths_out_of_sample: int
+    kept_share: float
+    variables: int
+    integer_variables: int
+    constraints: int
+    seed: int
+    result: PlanResult  # the recommended static plan in full
+    baselines: list[PlanResult]
+    contingent: Contingent | None
+    not_dominated: bool
+    parent: Optimization | None = None
+    changes_from_parent: dict[str, dict[str, float]] | None = None
+
+
+def preferences(scenario: Scenario, model: SupplyModel, aversion: float | None = None) -> Preferences:
+    """The decision maker's preferences from the scenario (``aversion`` overrides its own)."""
+    decision = scenario.decision
+    if decision is None:
+        raise InputValueError("the scenario has no decision section to optimise", field="decision")
+    risk = decision.risk
+    start = risk.p_meet_from or decision.target.from_quarter
+    return Preferences(
+        aversion=risk.aversion if aversion is None else aversion,
+        tail=risk.tail,
+        p_meet_target=risk.p_meet_target,
+        chance_from=quarter_index(start, model.quarters[0]),
+        budget=decision.budget,
+    )
+
+
+def fixed_quarters(scenario: Scenario) -> int:
+    """Quarters before the one containing ``as_of``: their orders are history."""
+    year, month = int(scenario.as_of[:4]), int(scenario.as_of[5:7]) if len(scenario.as_of) >= 7 else 1
+    label = f"{year}Q{(month - 1) // 3 + 1}"
+    return max(0, min(quarter_index(label, scenario.start_quarter), scenario.horizon_quarters))
+
+
+def signal_index(scenario: Scenario, candidates: Candidates) -> int:
+    """The import a contingent plan waits for, or -1 where none needs approval."""
+    assert scenario.decision is not None
+    name = scenario.decision.contingent_on
+    if name is not None:
+        return candidates.accelerators.index(name)
+    waiting = np.flatnonzero(candidates.needs_approval)
+    return int(waiting[0]) if waiting.size else -1
+
+
+def committed_cost(plan: Plan, model: SupplyModel) -> float:
+    """All-in cost the plan commits at base prices, on its most expensive approval history."""
+    n_t = model.shape[0]
+    steps = np.arange(1, n_t + 1)[:, None]
+    price = model.price[None, :] * np.exp(model.price_drift[None, :] * steps)
+    running = np.maximum(n_t - (np.arange(n_t)[:, None] + model.lead_time[None, :]), 0)
+    per_unit = price * (1.0 + model.capex_share + model.duty)[None, :] + running * model.opex_per_quarter
+    histories = range(1, n_t + 1) if plan.contingent else [n_t]
+    worst = 0.0
+    for k in histories:
+        orders = plan.orders.copy()
+        if plan.orders_approved is not None:
+            orders[k:] = plan.orders_approved[k:]
+        stacks = {model.stack[a] for a in range(model.shape[1]) if orders[:, a].sum() > 0}
+        migration = sum(
+            max(model.migration[a] for a in range(model.shape[1]) if model.stack[a] == s) for s in stacks
+        )
+        worst = max(worst, float((orders * per_unit).sum()) + float(migration))
+    return worst
+
+
+class _Context:
+    """A scenario compiled once for one optimisation run."""
+
+    def __init__(self, scenario: Scenario, compiler: ScenarioCompiler, aversion: float | None) -> None:
+        self.scenario = scenario
+        self.model = compiler.compile(scenario)
+        self.candidates = compiler.candidates(scenario)
+        self.fixed = fixed_quarters(scenario)
+        prefs = preferences(scenario, self.model, aversion)
+        # When re-planning, a requirement can only bind quarters that open orders still reach.
+        reach = self.fixed + int(self.model.lead_time.min()) if self.fixed > 0 else 0
+        self.preferences = dataclasses.replace(prefs, chance_from=max(prefs.chance_from, reach))
+        self.signal = signal_index(scenario, self.candidates)
+        assert scenario.decision is not None
+        self.decision = scenario.decision
+
+    def problem(self, **changes: object) -> Problem:
+        base = Problem(
+            model=self.model,
+            lot_units=self.candidates.lot_units,
+            imported=self.candidates.imported,
+            needs_approval=self.candidates.needs_approval,
+            preferences=self.preferences,
+            budget_per_quarter=self.decision.budget_per_quarter,
+            policies=self.decision.policy,
+            fixed_quarters=self.fixed,
+        )
+        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+    def result(self, plan: Plan, description: str, outcome: Outcome) -> PlanResult:
+        cost = committed_cost(plan, self.model)
+        budget = self.preferences.budget
+        a, q = self.model.accelerators, self.model.quarters
+        return PlanResult(
+            name=plan.name,
+            description=description,
+            plan=plan.as_dict(a, q),
+            plan_if_approved=plan.approved_dict(a, q),
+            committed_cost=cost,
+            within_budget=None if budget is None else cost <= budget * (1 + 1e-9),
+            outcome=outcome,
+        )
+
+
+def _diagnose(context: _Context, sample_paths: int, seed: int, error: InfeasibleError) -> InfeasibleError:
+    """Which constraint makes the program infeasible: relax each group and see what helps."""
+    draws, kept = draw_paths(context.model, sample_paths, seed, context.scenario.observations)
+    sample = build_sample(context.model, draws, kept)
+    prefs = context.preferences
+    trials: list[tuple[str, Problem]] = [
+        (
+            f"the required probability {prefs.p_meet_target:.0%} of meeting the target from "
+            f"{context.model.quarters[prefs.chance_from]}",
+            context.problem(enforce_chance=False),
+        ),
+        (
+            f"the budget of {prefs.budget:,.0f} {context.scenario.economics.currency}",
+            context.problem(preferences=dataclasses.replace(prefs, budget=None)),
+        ),
+        ("the per-quarter budget", context.problem(budget_per_quarter=None)),
+        (
+            "the policies (" + ", ".join(p.name for p in context.decision.policy) + ")",
+            context.problem(policies=()),
+        ),
+    ]
+    binding = []
+    for name, problem in trials:
+        try:
+            solve(problem, sample)
+        except InfeasibleError:
+            continue
+        binding.append(name)
+    if not binding:
+        return InfeasibleError(
+            f"no plan satisfies every constraint, and no single one of {len(trials)} constraint groups "
+            f"explains it (budget, per-quarter budget, policies, the required probability): {error}"
+        )
+    return InfeasibleError(
+        "no plan satisfies every constraint; dropping any one of these would make it feasible: "
+        + "; ".join(binding)
+    )
+
+
+def optimize_scenario(
+    scenario: Scenario | str,
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+    aversion: float | None = None,
+    out_of_sample_paths: int = OUT_OF_SAMPLE_PATHS,
+    compiler: ScenarioCompiler | None = None,
+    contingent: bool = True,
+    parent: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Optimization:
+    """The recommended plan for ``scenario``, its contingent version and the baselines."""
+    scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    compiler = compiler or ScenarioCompiler()
+    say = progress or (lambda _: None)
+    context = _Context(scenario, compiler, aversion)
+    model, prefs, cands = context.model, context.preferences, context.candidates
+    observations = scenario.observations
+    if paths < 10:
+        raise InputValueError(f"must be >= 10 (got {paths})", field="paths")
+    say("sampling paths")
+    signalled = dataclasses.replace(model, signal=context.signal)
+    draws, kept = draw_paths(model, paths, seed, observations)
+    sample = build_sample(signalled, draws, kept)
+    say("solving the static plan")
+    try:
+        static = solve(context.problem(), sample)
+    except InfeasibleError as exc:
+        raise _diagnose(context, min(paths, 300), seed, exc) from None
+    fresh = seed + 1_000_003  # another stream: paths the optimiser never saw
+
+    def judge(plan: Plan, description: str) -> PlanResult:
+        outcome = evaluate(
+            plan.name,
+            plan,
+            model,
+            prefs,
+            cands.imported,
+            paths=out_of_sample_paths,
+            seed=fresh,
+            observations=observations,
+        )
+        return context.result(plan, description, outcome)
+
+    say("re-simulating plans on fresh paths")
+    recommended = Plan("recommended", static.books[0])
+    best = judge(recommended, "the optimiser's static plan")
+    in_sample = evaluate(
+        "in sample",
+        recommended,
+        model,
+        prefs,
+        cands.imported,
+        paths=paths,
+        seed=seed,
+        observations=observations,
+    )
+    others = [
+        judge(plan, text) for plan, text in baselines(model, cands.imported, cands.lot_units, context.fixed)
+    ]
+    flexible = None
+    if contingent and context.signal >= 0:
+        say("solving the contingent plan")
+        flexible = _contingent(context, sample, judge, best, out_of_sample_paths=out_of_sample_paths)
+    plans = [best, *others, *([flexible.result] if flexible else [])]
+    plans = [_dominance(p, plans) for p in plans]
+    best, others = plans[0], plans[1 : 1 + len(others)]
+    if flexible is not None:
+        flexible = flexible.model_copy(update={"result": plans[-1]})
+    use = flexible.result if flexible is not None and flexible.value_of_flexibility > 0 else best
+    parent_result = changes = None
+    if parent and scenario.extends and context.fixed > 0:
+        say("re-planning: the parent scenario's recommendation")
+        parent_result = optimize_scenario(
+            scenario.extends,
+            paths=paths,
+            seed=seed,
+            aversion=aversion,
+            out_of_sample_paths=out_of_sample_paths,
+            compiler=compiler,
+            contingent=False,
+            parent=False,
+        )
+        changes = _difference(best.plan, parent_result.plan)
+    decision = context.decision
+    return Optimization(
+        scenario=scenario.id,
+        as_of=scenario.as_of,
+        currency=scenario.economics.currency,
+        quarters=list(model.quarters),
+        accelerators=list(model.accelerators),
+        target_tokens_per_s=float(model.target.max()),
+        aversion=prefs.aversion,
+        tail=prefs.tail,
+        p_meet_required=prefs.p_meet_target,
+        p_meet_from=model.quarters[min(prefs.chance_from, len(model.quarters) - 1)],
+        budget=prefs.budget,
+        policies=[f"{p.name} ({p.kind}, {p.date}): {p.source}" for p in decision.policy],
+        fixed_through=model.quarters[context.fixed - 1] if context.fixed > 0 else None,
+        recommended=use.name,
+        plan=best.plan,
+        expected_cost=best.outcome.expected_cost,
+        cvar_shortfall=best.outcome.cvar_shortfall,
+        p_meet_target=best.outcome.p_meet_target,
+        objective=best.outcome.objective,
+        in_sample_objective=static.objective,
+        in_sample_resimulated=in_sample.objective,
+        gap=static.gap,
+        solve_s=static.solve_s,
+        paths=paths,
+        paths_out_of_sample=out_of_sample_paths,
+        kept_share=kept,
+        variables=static.variables,
+        integer_variables=static.integer_variables,
+        constraints=static.constraints,
+        seed=seed,
+        result=best,
+        baselines=others,
+        contingent=flexible,
+        not_dominated=not best.dominated_by,
+        parent=parent_result,
+        changes_from_parent=changes,
+    )
+
+
+def _contingent(
+    context: _Context,
+    sample: Sample,
+    judge: Callable[[Plan, str], PlanResult],
+    best: PlanResult,
+    *,
+    out_of_sample_paths: int,
+) -> Contingent:
+    """The two-book plan, its value over the best static plan, and how long waiting pays."""
+    model, cands = context.model, context.candidates
+    solution = solve(context.problem(contingent=True), sample)
+    plan = Plan("contingent", solution.books[0], solution.books[1], context.signal)
+    result = judge(plan, "wait-then-switch: orders depend on whether the import was approved")
+    diff = best.outcome.objective - result.outcome.objective
+    # Wait-then-switch policies: import book if approved; else domestic from quarter k.
+    switch = {}
+    latest = None
+    domestic_books = {}
+    for k in range(max(1, context.fixed), model.shape[0]):
+        waiting = np.zeros_like(plan.orders)
+        waiting[: context.fixed] = model.orders[: context.fixed]
+        waiting += (
+            domestic_sized(model, cands.imported, cands.lot_units, 1.0, k)
+            * (np.arange(model.shape[0]) >= k)[:, None]
+        )
+        approved = solution.books[1].copy()
+        domestic_books[k] = Plan(f"wait until {model.quarters[k]}", waiting, approved, context.signal)
+        outcome = judge(domestic_books[k], "").outcome
+        switch[model.quarters[k]] = outcome.objective
+        if outcome.meets_chance_target and outcome.objective < best.outcome.objective:
+            latest = model.quarters[k]
+    a, q = model.accelerators, model.quarters
+    return Contingent(
+        signal=model.accelerators[context.signal],
+        plan=book_dict(solution.books[0], a, q),
+        plan_if_approved=book_dict(solution.books[1], a, q),
+        value_of_flexibility=diff,
+        value_of_flexibility_se=_paired_se(best, result, out_of_sample_paths),
+        switch_quarters=switch,
+        latest_wait_quarter=latest,
+        result=result,
+    )
+
+
+def _paired_se(first: PlanResult, second: PlanResult, paths: int) -> float:
+    """A rough standard error of a difference of objectives (paths are shared, so it overstates)."""
+    spread = max(
+        first.outcome.cost_p95 - first.outcome.cost_p5, second.outcome.cost_p95 - second.outcome.cost_p5
+    )
+    return float(spread / 3.29 / np.sqrt(paths))
+
+
+def _dominance(plan: PlanResult, plans: Sequence[PlanResult]) -> PlanResult:
+    """``plan`` with the names of plans at least as good on both cost and CVaR and better on one."""
+    mine = plan.outcome
+    better = [
+        other.name
+        for other in plans
+        if other is not plan
+        and other.outcome.expected_cost <= mine.expected_cost
+        and other.outcome.cvar_shortfall <= mine.cvar_shortfall
+        and (
+            other.outcome.expected_cost < mine.expected_cost
+            or other.outcome.cvar_shortfall < mine.cvar_shortfall
+        )
+    ]
+    return plan.model_copy(update={"dominated_by": better})
+
+
+def _difference(
+    now: dict[str, dict[str, float]], before: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Units added (positive) or dropped (negative) per accelerator and quarter."""
+    out: dict[str, dict[str, float]] = {}
+    for accelerator in sorted(set(now) | set(before)):
+        quarters = set(now.get(accelerator, {})) | set(before.get(accelerator, {}))
+        row = {
+            q: now.get(accelerator, {}).get(q, 0.0) - before.get(accelerator, {}).get(q, 0.0)
+            for q in sorted(quarters)
+        }
+        row = {q: v for q, v in row.items() if v != 0}
+        if row:
+            out[accelerator] = row
+    return out

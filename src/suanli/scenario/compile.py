@@ -1,0 +1,151 @@
+"""The bridge from a scenario to the simulator and the optimiser: computed once, reused.
+
+:class:`ScenarioCompiler` turns a scenario (or any variant of it: another plan, other
+assumptions) into the simulator's arrays. The expensive part, each candidate's useful work
+per chip from the performance model through fleet sizing, is computed once per workload and
+accelerator and cached on the compiler, so a run that compiles a scenario hundreds of times
+(robustness ensembles, sensitivity, baselines) sizes each fleet once. Prices are converted
+and all-in unit costs taken from :mod:`suanli.economics.unit_cost`, the one place money is
+converted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from suanli.catalog.loader import Catalog, builtin_catalog
+from suanli.economics.fleet import fleet_rate, size_fleet
+from suanli.economics.unit_cost import BUYER_COUNTRY, UnitCosts, chip_price, unit_costs
+from suanli.economics.workload import Target, Workload, load_workload
+from suanli.errors import InfeasibleError, InputValueError
+from suanli.scenario.model import Scenario
+from suanli.supply.model import SupplyModel, compile_supply
+from suanli.supply.quarters import quarter_index, quarter_labels
+
+
+def scenario_workload(scenario: Scenario) -> Workload:
+    """The scenario's workload (a preset name or an inline definition)."""
+    return load_workload(scenario.workload) if isinstance(scenario.workload, str) else scenario.workload
+
+
+def _workload_key(scenario: Scenario) -> str:
+    workload = scenario.workload
+    return workload if isinstance(workload, str) else workload.model_dump_json()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Per-candidate facts a plan needs besides the supply arrays, in candidate order."""
+
+    accelerators: tuple[str, ...]
+    lot_units: NDArray[np.int64]  # chips per lot: the vendor's server or module
+    imported: NDArray[np.bool_]  # designed outside the buyer's country
+    needs_approval: NDArray[np.bool_]  # supply waits for an approval
+
+
+class ScenarioCompiler:
+    """Compiles scenarios against one catalog, sizing each (workload, accelerator) once."""
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or builtin_catalog()
+        self._rates: dict[tuple[str, str], tuple[float, float]] = {}
+        self._targets: dict[tuple[str, str, int], float] = {}
+
+    def _target(self, scenario: Scenario) -> Target:
+        return scenario_workload(scenario).targets[0]
+
+    def rate(self, scenario: Scenario, accelerator_id: str) -> tuple[float, float]:
+        """Useful work per chip (tokens/s on the workload's first target) and its log-spread."""
+        key = (_workload_key(scenario), accelerator_id)
+        if key not in self._rates:
+            try:
+                fleet = size_fleet(
+                    self._target(scenario), self.catalog.accelerator(accelerator_id), self.catalog
+                )
+            except InfeasibleError as exc:
+                raise InfeasibleError(
+                    f"candidate {accelerator_id} cannot run the scenario workload: {exc}"
+                ) from exc
+            self._rates[key] = (fleet.tokens_per_s_per_chip, fleet.perf_sigma_log)
+        rate, sigma = self._rates[key]
+        return rate * scenario.performance_scale.get(accelerator_id, 1.0), sigma
+
+    def rates(self, scenario: Scenario) -> dict[str, tuple[float, float]]:
+        """:meth:`rate` of every candidate."""
+        return {a: self.rate(scenario, a) for a in scenario.candidates}
+
+    def target_rate(self, scenario: Scenario) -> float:
+        """Useful work the decision requires, in the workload's tokens/s."""
+        if scenario.decision is None:
+            return 0.0
+        target = scenario.decision.target
+        if target.equivalent is None:  # ComputeTarget guarantees tokens_per_s then
+            return float(target.tokens_per_s or 0.0)
+        equivalent = target.equivalent
+        key = (_workload_key(scenario), equivalent.accelerator, equivalent.chips)
+        if key not in self._targets:
+            self._targets[key] = fleet_rate(
+                self._target(scenario),
+                self.catalog.accelerator(equivalent.accelerator),
+                self.catalog,
+                equivalent.chips,
+            )
+        return self._targets[key]
+
+    def prices(self, scenario: Scenario) -> dict[str, float]:
+        """Chip price per candidate in the scenario currency (0 where no source gives one)."""
+        inputs = scenario.cost_inputs()
+        prices = {}
+        for accelerator_id in scenario.candidates:
+            if accelerator_id in scenario.prices:
+                prices[accelerator_id] = scenario.prices[accelerator_id]
+                continue
+            price = chip_price(self.catalog.accelerator(accelerator_id), inputs)
+            prices[accelerator_id] = 0.0 if price is None else price
+        return prices
+
+    def unit_costs(self, scenario: Scenario) -> dict[str, UnitCosts]:
+        """All-in costs beyond the chip price, per candidate."""
+        inputs = scenario.cost_inputs()
+        prices = self.prices(scenario)
+        return {
+            a: unit_costs(self.catalog.accelerator(a), inputs, prices[a] or None) for a in scenario.candidates
+        }
+
+    def candidates(self, scenario: Scenario) -> Candidates:
+        """Lot sizes, origin and approval need of each candidate."""
+        accelerators = [self.catalog.accelerator(a) for a in scenario.candidates]
+        return Candidates(
+            accelerators=tuple(scenario.candidates),
+            lot_units=np.array([a.chips_per_server for a in accelerators], dtype=np.int64),
+            imported=np.array([a.country != BUYER_COUNTRY for a in accelerators]),
+            needs_approval=np.array([not scenario.supply[a].approval.approved for a in scenario.candidates]),
+        )
+
+    def compile(self, scenario: Scenario) -> SupplyModel:
+        """The simulator's arrays for ``scenario`` and its own plan."""
+        if not scenario.candidates:
+            raise InputValueError("the scenario names no candidates to simulate", field="candidates")
+        quarters = quarter_labels(scenario.start_quarter, scenario.horizon_quarters)
+        required = self.target_rate(scenario)
+        start = (
+            0
+            if scenario.decision is None
+            else quarter_index(scenario.decision.target.from_quarter, quarters[0])
+        )
+        target = [required if t >= start else 0.0 for t in range(len(quarters))]
+        prices = self.prices(scenario)
+        return compile_supply(
+            {a: scenario.supply[a] for a in scenario.candidates},
+            quarters,
+            orders=scenario.plan,
+            prices=prices,
+            prepayment={a: scenario.supply[a].price.prepayment_share for a in scenario.candidates},
+            rates=self.rates(scenario),
+            target=target,
+            costs=self.unit_costs(scenario),
+            tension_scale=scenario.tension.scale,
+        )
