@@ -70,7 +70,9 @@ def test_flagship_update_still_inherits_the_plan() -> None:
     base = load_scenario("h200-china-2026")
     update = load_scenario("h200-china-2026-update")
     assert update.plan == base.plan
-    assert update.decision == base.decision
+    # The update adds the policies learnt since; everything else of the decision is inherited.
+    assert update.decision.model_copy(update={"policy": ()}) == base.decision
+    assert [p.name for p in update.decision.policy] == ["h200-pause", "h200-per-buyer-cap"]
     assert len(update.observations) == 2
 
 

@@ -45,7 +45,10 @@ from suanli.perf import (
     predict_training,
     validate_measurements,
 )
+from suanli.decide.optimize import Optimization, optimize_scenario
+from suanli.decide.robust import Robustness, Sensitivity, robustness, sensitivity
 from suanli.scenario import Scenario, load_scenario
+from suanli.scenario.compile import ScenarioCompiler
 from suanli.supply.run import SimulationResult
 
 __all__ = [
@@ -65,10 +68,14 @@ __all__ = [
     "InputSyntaxError",
     "InputValueError",
     "LLM",
+    "Optimization",
     "Order",
     "OrderSummary",
     "Price",
+    "Robustness",
     "Scenario",
+    "ScenarioCompiler",
+    "Sensitivity",
     "ServingTarget",
     "SimulationReport",
     "SimulationResult",
@@ -90,8 +97,11 @@ __all__ = [
     "load_catalog",
     "load_scenario",
     "load_workload",
+    "optimize_scenario",
     "predict_inference",
     "predict_training",
+    "robustness",
+    "sensitivity",
     "simulate_scenario",
     "size_fleet",
     "summarize_order",
