@@ -95,7 +95,8 @@ def flagship_plan() -> object:
 def test_recommended_plan_keeps_budget_and_target_on_fresh_paths(flagship_plan: object) -> None:
     result = flagship_plan
     scenario = load_scenario("h200-china-2026")
-    assert scenario.decision is not None and scenario.decision.budget is not None
+    assert scenario.decision is not None
+    assert scenario.decision.budget is not None
     # The budget binds the committed all-in cost exactly; the chance target within sampling error.
     assert result.result.committed_cost <= scenario.decision.budget * (1 + 1e-9)
     assert result.result.within_budget
@@ -154,7 +155,8 @@ def test_policy_dated_after_as_of_is_rejected(tmp_path: Path, cli: object) -> No
         load_scenario(str(path))
     result = cli("optimize", path)  # type: ignore[operator]
     assert result.code == 2
-    assert "per-buyer-cap" in result.err and "as_of" in result.err
+    assert "per-buyer-cap" in result.err
+    assert "as_of" in result.err
     assert len(result.err.strip().splitlines()) == 1
 
 
@@ -167,7 +169,8 @@ def test_infeasible_budget_names_the_binding_constraint(tmp_path: Path, cli: obj
     )
     result = cli("optimize", path, "--paths", "40")  # type: ignore[operator]
     assert result.code == 2
-    assert "budget" in result.err and "Status" not in result.err
+    assert "budget" in result.err
+    assert "Status" not in result.err
     assert "Traceback" not in result.err
 
 
@@ -198,7 +201,8 @@ def test_update_replans_from_what_was_observed() -> None:
     for accelerator, row in written.items():
         for quarter in ("2026Q1", "2026Q2", "2026Q3"):
             assert result.plan.get(accelerator, {}).get(quarter, 0.0) == row.get(quarter, 0.0)
-    assert result.parent is not None and result.changes_from_parent is not None
+    assert result.parent is not None
+    assert result.changes_from_parent is not None
 
 
 def test_robustness_and_sensitivity_are_deterministic() -> None:
@@ -225,7 +229,7 @@ def test_robustness_and_sensitivity_are_deterministic() -> None:
 
 
 def test_committed_cost_counts_the_worst_history() -> None:
-    problem, model = _tiny()
+    _, model = _tiny()
     static = np.array([[2.0, 0.0], [0.0, 0.0]])
     approved = np.array([[0.0, 0.0], [0.0, 4.0]])
     plan = Plan("c", static, approved, signal=1)

@@ -22,6 +22,8 @@ from suanli.catalog import (
     derive,
     load_catalog,
 )
+from suanli.decide.optimize import Optimization, optimize_scenario
+from suanli.decide.robust import Robustness, Sensitivity, robustness, sensitivity
 from suanli.economics.compare import Comparison, compare
 from suanli.economics.costs import CostInputs, default_cost_inputs
 from suanli.economics.fleet import FleetSize, size_fleet
@@ -45,8 +47,6 @@ from suanli.perf import (
     predict_training,
     validate_measurements,
 )
-from suanli.decide.optimize import Optimization, optimize_scenario
-from suanli.decide.robust import Robustness, Sensitivity, robustness, sensitivity
 from suanli.scenario import Scenario, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.supply.run import SimulationResult
