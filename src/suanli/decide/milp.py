@@ -181,6 +181,7 @@ class _Program:
         self.short: dict[int, NDArray[np.int64]] = {}
         self.risk_columns: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         self.upper = np.empty(0)
+        self.installed_cols: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 
     def orders(self) -> None:
         """Integer lots per book, accelerator and quarter, with their expected cost."""
@@ -361,6 +362,7 @@ class _Program:
         # Unblocked rows that cannot bind (no order can arrive yet) are harmless: I is then forced to 0.
 
         self.inst = inst
+        self.installed_cols = created
 
     def targets(self) -> None:
         """Shortfall per target quarter and the chance-constraint approximation."""
@@ -482,7 +484,10 @@ def solve(problem: Problem, sample: Sample, money_scale: float | None = None) ->
     if program.risk_columns is not None:
         zeta, u = program.risk_columns
         risk = float(values[zeta][0] + values[u].sum() / (prefs.tail * s_count))
-    objective = float(result.fun) * scale
+    # The objective without the tie-breaking reward on installed work.
+    plain = cost.copy()
+    plain[program.installed_cols] = 0.0
+    objective = float(plain @ values) * scale
     return Solution(
         books=books_units,
         objective=objective,

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from suanli.decide.baselines import baselines, domestic_sized
-from suanli.decide.milp import Problem, solve
+from suanli.decide.lshaped import solve_decomposed
+from suanli.decide.milp import Problem, Solution, solve
 from suanli.decide.objective import Outcome, Preferences, evaluate
-from suanli.decide.plans import Plan, book_dict
+from suanli.decide.plans import Plan, book_dict, plan_from_dict
 from suanli.decide.sample import Sample, build_sample, draw_paths
 from suanli.errors import InfeasibleError, InputValueError
 from suanli.scenario.compile import Candidates, ScenarioCompiler
@@ -28,7 +30,7 @@ from suanli.scenario.model import Scenario
 from suanli.supply.model import SupplyModel
 from suanli.supply.quarters import quarter_index
 
-DEFAULT_PATHS = 500
+DEFAULT_PATHS = 2_000
 OUT_OF_SAMPLE_PATHS = 20_000
 
 
@@ -90,6 +92,7 @@ class Optimization(BaseModel):
     in_sample_resimulated: float  # the chosen plan played by the simulator on the optimiser's own paths
     gap: float
     solve_s: float
+    solver: str  # how the program was solved, and how many master iterations it took
     paths: int
     paths_out_of_sample: int
     kept_share: float
@@ -128,6 +131,18 @@ def fixed_quarters(scenario: Scenario) -> int:
     return max(0, min(quarter_index(label, scenario.start_quarter), scenario.horizon_quarters))
 
 
+def placed_orders(scenario: Scenario, model: SupplyModel) -> SupplyModel:
+    """``model`` with the orders of past quarters replaced by those observed to have been placed."""
+    decision = scenario.decision
+    fixed = fixed_quarters(scenario)
+    if decision is None or decision.placed is None or fixed == 0:
+        return model
+    placed = plan_from_dict("placed", decision.placed, model.accelerators, model.quarters).orders
+    orders = model.orders.copy()
+    orders[:fixed] = placed[:fixed]
+    return dataclasses.replace(model, orders=orders)
+
+
 def signal_index(scenario: Scenario, candidates: Candidates) -> int:
     """The import a contingent plan waits for, or -1 where none needs approval."""
     assert scenario.decision is not None
@@ -164,12 +179,13 @@ class _Context:
 
     def __init__(self, scenario: Scenario, compiler: ScenarioCompiler, aversion: float | None) -> None:
         self.scenario = scenario
-        self.model = compiler.compile(scenario)
+        self.model = placed_orders(scenario, compiler.compile(scenario))
         self.candidates = compiler.candidates(scenario)
         self.fixed = fixed_quarters(scenario)
         prefs = preferences(scenario, self.model, aversion)
-        # When re-planning, a requirement can only bind quarters that open orders still reach.
-        reach = self.fixed + int(self.model.lead_time.min()) if self.fixed > 0 else 0
+        # When re-planning, a requirement binds only from the quarter by which orders placed
+        # now can have arrived from every candidate: earlier quarters are already decided.
+        reach = self.fixed + int(self.model.lead_time.max()) if self.fixed > 0 else 0
         self.preferences = dataclasses.replace(prefs, chance_from=max(prefs.chance_from, reach))
         self.signal = signal_index(scenario, self.candidates)
         assert scenario.decision is not None
@@ -203,7 +219,17 @@ class _Context:
         )
 
 
-def _diagnose(context: _Context, sample_paths: int, seed: int, error: InfeasibleError) -> InfeasibleError:
+Method = Literal["decomposed", "full"]
+
+
+def solve_with(method: Method, problem: Problem, sample: Sample) -> Solution:
+    """The program solved by L-shaped decomposition (default) or as one MILP (the reference)."""
+    return solve_decomposed(problem, sample) if method == "decomposed" else solve(problem, sample)
+
+
+def _diagnose(
+    context: _Context, sample_paths: int, seed: int, error: InfeasibleError, method: Method
+) -> InfeasibleError:
     """Which constraint makes the program infeasible: relax each group and see what helps."""
     draws, kept = draw_paths(context.model, sample_paths, seed, context.scenario.observations)
     sample = build_sample(context.model, draws, kept)
@@ -227,7 +253,7 @@ def _diagnose(context: _Context, sample_paths: int, seed: int, error: Infeasible
     binding = []
     for name, problem in trials:
         try:
-            solve(problem, sample)
+            solve_with(method, problem, sample)
         except InfeasibleError:
             continue
         binding.append(name)
@@ -253,6 +279,7 @@ def optimize_scenario(
     contingent: bool = True,
     parent: bool = True,
     progress: Callable[[str], None] | None = None,
+    method: Method = "decomposed",
 ) -> Optimization:
     """The recommended plan for ``scenario``, its contingent version and the baselines."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -269,9 +296,9 @@ def optimize_scenario(
     sample = build_sample(signalled, draws, kept)
     say("solving the static plan")
     try:
-        static = solve(context.problem(), sample)
+        static = solve_with(method, context.problem(), sample)
     except InfeasibleError as exc:
-        raise _diagnose(context, min(paths, 300), seed, exc) from None
+        raise _diagnose(context, min(paths, 500), seed, exc, method) from None
     fresh = seed + 1_000_003  # another stream: paths the optimiser never saw
 
     def judge(plan: Plan, description: str) -> PlanResult:
@@ -306,7 +333,9 @@ def optimize_scenario(
     flexible = None
     if contingent and context.signal >= 0:
         say("solving the contingent plan")
-        flexible = _contingent(context, sample, judge, best, out_of_sample_paths=out_of_sample_paths)
+        flexible = _contingent(
+            context, sample, judge, best, out_of_sample_paths=out_of_sample_paths, method=method
+        )
     plans = [best, *others, *([flexible.result] if flexible else [])]
     plans = [_dominance(p, plans) for p in plans]
     best, others = plans[0], plans[1 : 1 + len(others)]
@@ -325,6 +354,7 @@ def optimize_scenario(
             compiler=compiler,
             contingent=False,
             parent=False,
+            method=method,
         )
         changes = _difference(best.plan, parent_result.plan)
     decision = context.decision
@@ -352,6 +382,7 @@ def optimize_scenario(
         in_sample_resimulated=in_sample.objective,
         gap=static.gap,
         solve_s=static.solve_s,
+        solver=f"{method}: {static.status}",
         paths=paths,
         paths_out_of_sample=out_of_sample_paths,
         kept_share=kept,
@@ -375,10 +406,11 @@ def _contingent(
     best: PlanResult,
     *,
     out_of_sample_paths: int,
+    method: Method,
 ) -> Contingent:
     """The two-book plan, its value over the best static plan, and how long waiting pays."""
     model, cands = context.model, context.candidates
-    solution = solve(context.problem(contingent=True), sample)
+    solution = solve_with(method, context.problem(contingent=True), sample)
     plan = Plan("contingent", solution.books[0], solution.books[1], context.signal)
     result = judge(plan, "wait-then-switch: orders depend on whether the import was approved")
     diff = best.outcome.objective - result.outcome.objective

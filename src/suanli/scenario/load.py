@@ -4,9 +4,9 @@ A scenario with ``extends: BASE`` is the base's data with its own keys laid over
 is a built-in scenario's name or the path of another YAML file, relative to the file that
 names it. Mappings merge key by key and anything else (lists, numbers) is replaced, with one
 exception: the keys in :data:`REPLACED_WHOLE` (``plan``, ``decision.policy``,
-``uncertainties``) each describe one whole thing, so a scenario that sets one replaces the
-base's entirely. That is how a child drops an order of its parent: ``plan: {h200-sxm: {}}``
-leaves a plan with no orders at all, not the parent's plan unchanged.
+``decision.placed``, ``uncertainties``) each describe one whole thing, so a scenario that
+sets one replaces the base's entirely. That is how a child drops an order of its parent:
+``plan: {h200-sxm: {}}`` leaves a plan with no orders at all, not the parent's plan unchanged.
 
 Once loaded, ``Scenario.extends`` holds a reference that :func:`load_scenario` resolves to the
 same base from any working directory: a built-in's name, or the base file's absolute path.
@@ -32,7 +32,7 @@ DEFAULT_SCENARIO = "h200-china-2026"
 #: decision policy, the list of uncertainties. Merged, a child could add to or change the
 #: parent's entries but never remove one.
 REPLACED_WHOLE: frozenset[tuple[str, ...]] = frozenset(
-    {("plan",), ("decision", "policy"), ("uncertainties",)}
+    {("plan",), ("decision", "policy"), ("decision", "placed"), ("uncertainties",)}
 )
 
 

@@ -6,8 +6,8 @@ Sections: identity and horizon (``as_of``, ``start_quarter``, ``horizon_quarters
 the order ``plan``, the ``decision`` (budget, target, risk appetite), ``sovereignty``
 weights, ``standoff`` parameters, ``uncertainties`` (ranges for robustness and sensitivity),
 and ``observations`` made after ``as_of``. A scenario may ``extend`` another: its keys are laid
-over the base's (mappings merged; lists, numbers and the sections ``plan``, ``decision.policy``
-and ``uncertainties`` replaced whole).
+over the base's (mappings merged; lists, numbers and the sections ``plan``, ``decision.policy``,
+``decision.placed`` and ``uncertainties`` replaced whole).
 """
 
 from __future__ import annotations
@@ -192,6 +192,13 @@ class Decision(BaseModel):
     target: ComputeTarget
     risk: RiskAppetite = RiskAppetite()
     policy: tuple[Policy, ...] = ()
+    placed: dict[str, dict[str, float]] | None = Field(
+        default=None,
+        description=(
+            "Orders observed to have been placed in quarters before as_of (default: the plan as "
+            "written); a re-plan keeps them fixed."
+        ),
+    )
     contingent_on: str | None = Field(
         default=None,
         description="Import whose approval a contingent plan waits for (default: the first that needs one).",
@@ -339,6 +346,17 @@ class Scenario(BaseModel):
         if len(set(names)) != len(names):
             msg = "policy names must be unique"
             raise ValueError(msg)
+        for accelerator, orders in (self.decision.placed or {}).items():
+            if accelerator not in self.candidates:
+                msg = f"decision.placed names {accelerator!r}, which is not a candidate"
+                raise ValueError(msg)
+            for label, units in orders.items():
+                if not 0 <= quarter_index(label, self.start_quarter) < self.horizon_quarters or units < 0:
+                    msg = (
+                        f"decision.placed: {units} units of {accelerator} in {label} "
+                        "are outside the horizon or negative"
+                    )
+                    raise ValueError(msg)
         wait = self.decision.contingent_on
         if wait is not None and wait not in self.candidates:
             msg = f"contingent_on names {wait!r}, which is not a candidate"
