@@ -108,10 +108,33 @@ class Recourse:
         later = np.where((t >= k[None, :])[:, None, :], cum[1][:, :, None] - start[None, :, :], 0.0)
         return np.asarray(static + later, dtype=np.float64)
 
+    def installed_work(self, books: list[FloatArray]) -> FloatArray:
+        """Useful work installed per quarter and path (T, S), in target units."""
+        return self._ship(books)[0]
+
     def evaluate(self, books: list[FloatArray]) -> Evaluation:
         """Risk terms of the plan ``books`` (lots) and their subgradients."""
-        model = self.problem.model
         prefs = self.problem.preferences
+        s = self.sample.paths
+        n_t = self.n_t
+        compute, bind = self._ship(books)
+        short = np.maximum(self.targets[:, None] - compute, 0.0)
+        loss = short[self.targeted].sum(axis=0)
+        risk, weights = cvar_weights(loss, prefs.tail)
+        pull = np.zeros((n_t, s))
+        pull[self.targeted] = (short[self.targeted] > 0) * weights[None, :]
+        chance, chance_grad = {}, {}
+        for t in self.chance_quarters:
+            value, w = cvar_weights(self.targets[t] - compute[t], 1.0 - prefs.p_meet_target)
+            chance[t] = value
+            one = np.zeros((n_t, s))
+            one[t] = w
+            chance_grad[t] = self._gradient(one, bind)
+        return Evaluation(risk, self._gradient(pull, bind), chance, chance_grad)
+
+    def _ship(self, books: list[FloatArray]) -> tuple[FloatArray, NDArray[np.int64]]:
+        """Greedy shipments: compute (T, S) and the binding order quarter (T, A, S), -1 for none."""
+        model = self.problem.model
         n_t, n_a, s = self.n_t, self.n_a, self.sample.paths
         arrived = self._arrived(books)
         installed = np.zeros((n_a, s))
@@ -132,19 +155,7 @@ class Recourse:
             installed = now
             bind[t] = binding
             compute[t] = (self.sample.perf * installed).sum(axis=0)
-        short = np.maximum(self.targets[:, None] - compute, 0.0)
-        loss = short[self.targeted].sum(axis=0)
-        risk, weights = cvar_weights(loss, prefs.tail)
-        pull = np.zeros((n_t, s))
-        pull[self.targeted] = (short[self.targeted] > 0) * weights[None, :]
-        chance, chance_grad = {}, {}
-        for t in self.chance_quarters:
-            value, w = cvar_weights(self.targets[t] - compute[t], 1.0 - prefs.p_meet_target)
-            chance[t] = value
-            one = np.zeros((n_t, s))
-            one[t] = w
-            chance_grad[t] = self._gradient(one, bind)
-        return Evaluation(risk, self._gradient(pull, bind), chance, chance_grad)
+        return compute, bind
 
     def _gradient(self, pull: FloatArray, bind: NDArray[np.int64]) -> list[FloatArray]:
         """Subgradient per book of ``-sum_{t,s} pull[t, s] * compute[t, s]`` with respect to lots.
