@@ -184,81 +184,71 @@ class _Program:
         self.installed_cols: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 
     def orders(self) -> None:
-        """Integer lots per book, accelerator and quarter, with their expected cost."""
-        problem = self.problem
-        sample = self.sample
-        model = self.model
-        n_t = self.n_t
-        n_a = self.n_a
-        s_count = self.s_count
-        books = self.books
-        lots = self.lots
-        cols = self.cols
-        scale = self.scale
-        # Orders: integer lots per book, accelerator and quarter; bounds from capacity and rules.
-        reach = 3.0 * model.capacity.sum(axis=1) / lots  # lots beyond 3x median capacity cannot ship
-        reach = np.minimum(reach, np.where(np.isfinite(model.total_cap), model.total_cap / lots + 1, INF))
-        upper = np.ceil(np.broadcast_to(reach, (n_t, n_a))).copy()
-        if problem.allowed is not None:
-            upper[:, ~problem.allowed] = 0.0
-        fixed = problem.fixed_quarters
-        switch = sample.switch
+        """Integer self.lots per book, accelerator and quarter, with their expected cost."""
+        # Orders: integer self.lots per book, accelerator and quarter; bounds from capacity and rules.
+        reach = (
+            3.0 * self.model.capacity.sum(axis=1) / self.lots
+        )  # self.lots beyond 3x median capacity cannot ship
+        reach = np.minimum(
+            reach, np.where(np.isfinite(self.model.total_cap), self.model.total_cap / self.lots + 1, INF)
+        )
+        upper = np.ceil(np.broadcast_to(reach, (self.n_t, self.n_a))).copy()
+        if self.problem.allowed is not None:
+            upper[:, ~self.problem.allowed] = 0.0
+        fixed = self.problem.fixed_quarters
+        switch = self.sample.switch
         x = self.x
-        for b in range(books):
+        for b in range(self.books):
             up = upper.copy()
             low = np.zeros_like(up)
-            if b == 0 and any(p.kind == "no_prepayment_before_approval" for p in problem.policies):
-                up[:, problem.needs_approval & (model.prepayment_share > 0)] = 0.0
+            if b == 0 and any(p.kind == "no_prepayment_before_approval" for p in self.problem.policies):
+                up[:, self.problem.needs_approval & (self.model.prepayment_share > 0)] = 0.0
             if b == 1:
                 up[0] = 0.0  # nothing is known of approval before the first quarter ends
-            past = model.orders[:fixed] / lots
+            past = self.model.orders[:fixed] / self.lots
             low[:fixed], up[:fixed] = past, past
             # Expected cost of a lot ordered in this book: paths on which the book applies.
-            if not problem.contingent:
-                applies = np.ones((n_t, s_count), dtype=bool)
+            if not self.problem.contingent:
+                applies = np.ones((self.n_t, self.s_count), dtype=bool)
             elif b == 1:
-                applies = switch[None, :] <= np.arange(n_t)[:, None]
+                applies = switch[None, :] <= np.arange(self.n_t)[:, None]
             else:
-                applies = switch[None, :] > np.arange(n_t)[:, None]
-            mean_unit = (sample.unit_cost * applies[None, :, :]).sum(axis=2) / s_count  # (A, T)
-            cost = (mean_unit.T * lots[None, :]) / scale
-            integer = np.ones((n_t, n_a), dtype=bool)
+                applies = switch[None, :] > np.arange(self.n_t)[:, None]
+            mean_unit = (self.sample.unit_cost * applies[None, :, :]).sum(axis=2) / self.s_count  # (A, T)
+            cost = (mean_unit.T * self.lots[None, :]) / self.scale
+            integer = np.ones((self.n_t, self.n_a), dtype=bool)
             integer[:fixed] = False
-            index = np.empty((n_t, n_a), dtype=np.int64)
+            index = np.empty((self.n_t, self.n_a), dtype=np.int64)
             for flag in (True, False):
                 mask = integer == flag
-                index[mask] = cols.add(int(mask.sum()), low[mask], up[mask], cost[mask], integer=flag)
+                index[mask] = self.cols.add(int(mask.sum()), low[mask], up[mask], cost[mask], integer=flag)
             x.append(index)
 
         self.upper = upper
 
     def cumulative(self) -> None:
         """Cumulative orders per book in target units."""
-        n_t = self.n_t
-        n_a = self.n_a
-        books = self.books
-        lots = self.lots
-        cols = self.cols
-        rows = self.rows
-        unit_work = self.unit_work
         # Cumulative orders per book, in target units: X[b][t, a] = lot * work * orders through t.
         cum = self.cum
-        for b in range(books):
-            cx = cols.add(n_t * n_a, 0.0, INF).reshape(n_t, n_a)
-            r = np.arange(n_t * n_a).reshape(n_t, n_a)
+        for b in range(self.books):
+            cx = self.cols.add(self.n_t * self.n_a, 0.0, INF).reshape(self.n_t, self.n_a)
+            r = np.arange(self.n_t * self.n_a).reshape(self.n_t, self.n_a)
             rr = [r.ravel(), r.ravel()]
             cc = [cx.ravel(), self.x[b].ravel()]
-            vv = [np.ones(n_t * n_a), -np.broadcast_to(lots * unit_work, (n_t, n_a)).ravel()]
+            vv = [
+                np.ones(self.n_t * self.n_a),
+                -np.broadcast_to(self.lots * self.unit_work, (self.n_t, self.n_a)).ravel(),
+            ]
             prev = r[1:].ravel()
             rr.append(prev)
             cc.append(cx[:-1].ravel())
             vv.append(-np.ones(prev.size))
-            rows.add(
+            self.rows.add(
                 "cumulative orders",
                 np.concatenate(rr),
                 np.concatenate(cc),
                 np.concatenate(vv),
-                n_t * n_a,
+                self.n_t * self.n_a,
                 0.0,
                 0.0,
             )
@@ -266,23 +256,18 @@ class _Program:
 
     def migration(self) -> None:
         """One-off migration per stack: a binary any order of the stack switches on."""
-        model = self.model
-        books = self.books
-        lots = self.lots
-        cols = self.cols
-        rows = self.rows
-        unit_work = self.unit_work
-        scale = self.scale
         # One-off migration per stack: a binary that any order of the stack switches on.
-        for stack in dict.fromkeys(model.stack):
-            members = [a for a, k in enumerate(model.stack) if k == stack]
-            if max(model.migration[members]) <= 0:
+        for stack in dict.fromkeys(self.model.stack):
+            members = [a for a, k in enumerate(self.model.stack) if k == stack]
+            if max(self.model.migration[members]) <= 0:
                 continue
-            y = cols.add(1, 0.0, 1.0, float(max(model.migration[members])) / scale, integer=True)
-            for b in range(books):
+            y = self.cols.add(
+                1, 0.0, 1.0, float(max(self.model.migration[members])) / self.scale, integer=True
+            )
+            for b in range(self.books):
                 for a in members:
-                    big = float(self.upper[:, a].sum() * lots[a] * unit_work[a]) + 1.0
-                    rows.add(
+                    big = float(self.upper[:, a].sum() * self.lots[a] * self.unit_work[a]) + 1.0
+                    self.rows.add(
                         "migration",
                         np.zeros(2, dtype=np.int64),
                         np.array([self.cum[b][-1, a], y[0]]),
@@ -294,25 +279,16 @@ class _Program:
 
     def installed(self) -> None:
         """Installed work per path: shipments within capacity, never ahead of orders."""
-        sample = self.sample
-        model = self.model
-        n_t = self.n_t
-        n_a = self.n_a
-        s_count = self.s_count
-        books = self.books
-        cols = self.cols
-        rows = self.rows
-        unit_work = self.unit_work
         # Installed units per path: variables only from the quarter supply first opens.
-        ever = np.maximum.accumulate(sample.open, axis=1)  # (A, T, S): opened by t
-        inst = np.full((n_a, n_t, s_count), -1, dtype=np.int64)
-        total_cap = np.where(np.isfinite(model.total_cap), model.total_cap, INF)
+        ever = np.maximum.accumulate(self.sample.open, axis=1)  # (A, T, S): opened by t
+        inst = np.full((self.n_a, self.n_t, self.s_count), -1, dtype=np.int64)
+        total_cap = np.where(np.isfinite(self.model.total_cap), self.model.total_cap, INF)
         count = int(ever.sum())
-        created = cols.add(
+        created = self.cols.add(
             count,
             0.0,
-            np.broadcast_to((total_cap * unit_work)[:, None, None], ever.shape)[ever],
-            -1e-4 / s_count,
+            np.broadcast_to((total_cap * self.unit_work)[:, None, None], ever.shape)[ever],
+            -1e-4 / self.s_count,
         )
         inst[ever] = created
         a_i, t_i, s_i = np.nonzero(ever)
@@ -322,8 +298,8 @@ class _Program:
         has_prev = prev >= 0
         n = me.size
         r = np.arange(n)
-        cap = sample.capacity[a_i, t_i, s_i] * sample.open[a_i, t_i, s_i] * unit_work[a_i]
-        rows.add(
+        cap = self.sample.capacity[a_i, t_i, s_i] * self.sample.open[a_i, t_i, s_i] * self.unit_work[a_i]
+        self.rows.add(
             "shipments",
             np.concatenate([r, r[has_prev]]),
             np.concatenate([me, prev[has_prev]]),
@@ -333,17 +309,17 @@ class _Program:
             cap,
         )
         # Backlog: I[t] <= lot * orders arrived by t (book by path history).
-        arrive = t_i - model.lead_time[a_i]
+        arrive = t_i - self.model.lead_time[a_i]
         ok = arrive >= 0
         rr_list = [r]
         cc_list = [me]
         vv_list = [np.ones(n)]
-        if books == 1:
+        if self.books == 1:
             rr_list.append(r[ok])
             cc_list.append(self.cum[0][arrive[ok], a_i[ok]])
             vv_list.append(-np.ones(int(ok.sum())))
         else:
-            k = sample.switch[s_i]
+            k = self.sample.switch[s_i]
             before = ok & (arrive < k)
             rr_list.append(r[before])
             cc_list.append(self.cum[0][arrive[before], a_i[before]])
@@ -356,60 +332,53 @@ class _Program:
             rr_list.append(r[known])
             cc_list.append(self.cum[1][k[known] - 1, a_i[known]])
             vv_list.append(np.ones(int(known.sum())))
-        rows.add(
+        self.rows.add(
             "backlog", np.concatenate(rr_list), np.concatenate(cc_list), np.concatenate(vv_list), n, -INF, 0.0
         )
-        # Unblocked rows that cannot bind (no order can arrive yet) are harmless: I is then forced to 0.
+        # Unblocked self.rows that cannot bind (no order can arrive yet) are harmless: I is then forced to 0.
 
         self.inst = inst
         self.installed_cols = created
 
     def targets(self) -> None:
         """Shortfall per target quarter and the chance-constraint approximation."""
-        problem = self.problem
-        sample = self.sample
-        model = self.model
-        prefs = self.prefs
-        n_t = self.n_t
-        s_count = self.s_count
-        cols = self.cols
-        rows = self.rows
-        level = self.level
         # Compute, shortfall and the chance approximation per target quarter.
-        weight = sample.perf  # (A, S): installed work counts at the path's performance
-        targeted = [t for t in range(n_t) if model.target[t] > 0]
-        chance = [t for t in targeted if t >= prefs.chance_from] if problem.enforce_chance else []
+        weight = self.sample.perf  # (A, S): installed work counts at the path's performance
+        targeted = [t for t in range(self.n_t) if self.model.target[t] > 0]
+        chance = [t for t in targeted if t >= self.prefs.chance_from] if self.problem.enforce_chance else []
         short = self.short
         for t in targeted:
-            sh = cols.add(s_count, 0.0, 1.0)
+            sh = self.cols.add(self.s_count, 0.0, 1.0)
             short[t] = sh
             a_k, s_k = np.nonzero(self.inst[:, t, :] >= 0)
-            rows.add(
+            self.rows.add(
                 "shortfall",
-                np.concatenate([np.arange(s_count), s_k]),
+                np.concatenate([np.arange(self.s_count), s_k]),
                 np.concatenate([sh, self.inst[a_k, t, s_k]]),
-                np.concatenate([np.ones(s_count), weight[a_k, s_k]]),
-                s_count,
-                model.target[t] / level,
+                np.concatenate([np.ones(self.s_count), weight[a_k, s_k]]),
+                self.s_count,
+                self.model.target[t] / self.level,
                 INF,
             )
             if t in chance:
-                v = cols.add(s_count, 0.0, INF)
-                eta = cols.add(1, -INF, INF)
-                rows.add(
+                v = self.cols.add(self.s_count, 0.0, INF)
+                eta = self.cols.add(1, -INF, INF)
+                self.rows.add(
                     "chance target",
-                    np.concatenate([np.arange(s_count), np.arange(s_count), s_k]),
-                    np.concatenate([v, np.repeat(eta, s_count), self.inst[a_k, t, s_k]]),
-                    np.concatenate([np.ones(s_count), np.ones(s_count), weight[a_k, s_k]]),
-                    s_count,
-                    model.target[t] / level,
+                    np.concatenate([np.arange(self.s_count), np.arange(self.s_count), s_k]),
+                    np.concatenate([v, np.repeat(eta, self.s_count), self.inst[a_k, t, s_k]]),
+                    np.concatenate([np.ones(self.s_count), np.ones(self.s_count), weight[a_k, s_k]]),
+                    self.s_count,
+                    self.model.target[t] / self.level,
                     INF,
                 )
-                rows.add(
-                    f"chance target {model.quarters[t]}",
-                    np.zeros(s_count + 1, dtype=np.int64),
+                self.rows.add(
+                    f"chance target {self.model.quarters[t]}",
+                    np.zeros(self.s_count + 1, dtype=np.int64),
                     np.append(v, eta),
-                    np.append(np.full(s_count, 1.0 / ((1.0 - prefs.p_meet_target) * s_count)), 1.0),
+                    np.append(
+                        np.full(self.s_count, 1.0 / ((1.0 - self.prefs.p_meet_target) * self.s_count)), 1.0
+                    ),
                     1,
                     -INF,
                     0.0,
@@ -417,23 +386,20 @@ class _Program:
 
     def risk(self) -> None:
         """CVaR of the loss in target-quarters."""
-        prefs = self.prefs
-        s_count = self.s_count
-        cols = self.cols
-        rows = self.rows
-        scale = self.scale
         # CVaR of the loss (target-quarters short): u_s >= loss_s - zeta.
-        if list(self.short) and prefs.aversion > 0:
-            zeta = cols.add(1, -INF, INF, prefs.aversion / scale)
-            u = cols.add(s_count, 0.0, INF, prefs.aversion / (prefs.tail * s_count * scale))
+        if list(self.short) and self.prefs.aversion > 0:
+            zeta = self.cols.add(1, -INF, INF, self.prefs.aversion / self.scale)
+            u = self.cols.add(
+                self.s_count, 0.0, INF, self.prefs.aversion / (self.prefs.tail * self.s_count * self.scale)
+            )
             sh_all = np.concatenate([self.short[t] for t in list(self.short)])
-            s_rep = np.tile(np.arange(s_count), len(list(self.short)))
-            rows.add(
+            s_rep = np.tile(np.arange(self.s_count), len(list(self.short)))
+            self.rows.add(
                 "cvar",
-                np.concatenate([np.arange(s_count), np.arange(s_count), s_rep]),
-                np.concatenate([u, np.repeat(zeta, s_count), sh_all]),
-                np.concatenate([np.ones(s_count), np.ones(s_count), -np.ones(sh_all.size)]),
-                s_count,
+                np.concatenate([np.arange(self.s_count), np.arange(self.s_count), s_rep]),
+                np.concatenate([u, np.repeat(zeta, self.s_count), sh_all]),
+                np.concatenate([np.ones(self.s_count), np.ones(self.s_count), -np.ones(sh_all.size)]),
+                self.s_count,
                 0.0,
                 INF,
             )
