@@ -184,11 +184,9 @@ class _Program:
         self.installed_cols: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 
     def orders(self) -> None:
-        """Integer self.lots per book, accelerator and quarter, with their expected cost."""
-        # Orders: integer self.lots per book, accelerator and quarter; bounds from capacity and rules.
-        reach = (
-            3.0 * self.model.capacity.sum(axis=1) / self.lots
-        )  # self.lots beyond 3x median capacity cannot ship
+        """Integer lots per book, accelerator and quarter, with their expected cost."""
+        # Bounds from capacity and rules: lots beyond 3x median capacity cannot ship.
+        reach = 3.0 * self.model.capacity.sum(axis=1) / self.lots
         reach = np.minimum(
             reach, np.where(np.isfinite(self.model.total_cap), self.model.total_cap / self.lots + 1, INF)
         )
@@ -335,7 +333,7 @@ class _Program:
         self.rows.add(
             "backlog", np.concatenate(rr_list), np.concatenate(cc_list), np.concatenate(vv_list), n, -INF, 0.0
         )
-        # Unblocked self.rows that cannot bind (no order can arrive yet) are harmless: I is then forced to 0.
+        # Rows before any order can arrive force I to 0, which is what the simulator gives.
 
         self.inst = inst
         self.installed_cols = created
