@@ -71,7 +71,9 @@ def _lead(r: Optimization) -> None:
             + (
                 f"; waiting past {c.latest_wait_quarter} no longer pays."
                 if c.latest_wait_quarter
-                else "; no wait-then-switch-to-domestic rule beats the recommended plan."
+                else f"; an approval after {c.last_quarter_approval_matters or 'the first quarter'} no "
+                "longer changes what to buy, and no plain wait-then-go-domestic rule meets the "
+                "requirement more cheaply."
             )
         )
 

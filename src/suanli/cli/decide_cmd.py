@@ -103,7 +103,9 @@ def print_optimization(r: Optimization) -> None:
         console.print(_plan_table(f"... and once {c.signal} is approved", c.plan_if_approved, r.quarters))
         console.print(
             f"Value of waiting for the licence and switching: {_money(c.value_of_flexibility, cur)} "
-            f"(± {_money(c.value_of_flexibility_se, cur)}); latest quarter at which waiting still pays: "
+            f"(± {_money(c.value_of_flexibility_se, cur)}, same fresh paths); an approval changes the "
+            f"orders up to {c.last_quarter_approval_matters or '-'}; latest quarter a plain "
+            f"wait-then-go-domestic rule still meets the requirement and beats the static plan: "
             f"{c.latest_wait_quarter or 'none'}"
         )
     table = Table(title=f"Plans on {r.paths_out_of_sample:,} fresh paths ({cur})")

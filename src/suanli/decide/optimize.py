@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from suanli.decide.baselines import baselines, domestic_sized
 from suanli.decide.lshaped import solve_decomposed
 from suanli.decide.milp import Problem, Solution, solve
-from suanli.decide.objective import Outcome, Preferences, evaluate
+from suanli.decide.objective import Outcome, Preferences, evaluate, paired_difference
 from suanli.decide.plans import Plan, book_dict, plan_from_dict
 from suanli.decide.sample import Sample, build_sample, draw_paths
 from suanli.errors import InfeasibleError, InputValueError
@@ -29,6 +30,8 @@ from suanli.scenario.load import load_scenario
 from suanli.scenario.model import Scenario
 from suanli.supply.model import SupplyModel
 from suanli.supply.quarters import quarter_index
+
+FloatArray = NDArray[np.float64]
 
 DEFAULT_PATHS = 2_000
 OUT_OF_SAMPLE_PATHS = 20_000
@@ -49,6 +52,16 @@ class PlanResult(BaseModel):
     dominated_by: list[str] = []
 
 
+class SwitchRule(BaseModel):
+    """A simple rule: order the approved book if the licence comes; if not by quarter k, go domestic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objective: float
+    p_meet_required_min: float
+    meets_chance_target: bool
+
+
 class Contingent(BaseModel):
     """The wait-then-switch plan: orders that depend on whether the import was approved."""
 
@@ -57,10 +70,11 @@ class Contingent(BaseModel):
     signal: str
     plan: dict[str, dict[str, float]]  # while approval is not known
     plan_if_approved: dict[str, dict[str, float]]
-    value_of_flexibility: float  # static objective minus contingent objective, out of sample
-    value_of_flexibility_se: float
-    switch_quarters: dict[str, float]  # wait until k, then domestic: objective out of sample
-    latest_wait_quarter: str | None  # the last quarter at which waiting still beats the best static plan
+    value_of_flexibility: float  # static objective minus contingent objective, same fresh paths
+    value_of_flexibility_se: float  # batch-means standard error of that difference
+    last_quarter_approval_matters: str | None  # the last quarter whose orders an approval changes
+    switch_rules: dict[str, SwitchRule]  # wait for the licence until k, else domestic from k
+    latest_wait_quarter: str | None  # the last k whose rule meets the requirement and beats the static plan
     result: PlanResult
 
 
@@ -334,7 +348,14 @@ def optimize_scenario(
     if contingent and context.signal >= 0:
         say("solving the contingent plan")
         flexible = _contingent(
-            context, sample, judge, best, out_of_sample_paths=out_of_sample_paths, method=method
+            context,
+            sample,
+            judge,
+            best,
+            static.books[0],
+            out_of_sample_paths=out_of_sample_paths,
+            fresh=fresh,
+            method=method,
         )
     plans = [best, *others, *([flexible.result] if flexible else [])]
     plans = [_dominance(p, plans) for p in plans]
@@ -404,8 +425,10 @@ def _contingent(
     sample: Sample,
     judge: Callable[[Plan, str], PlanResult],
     best: PlanResult,
+    best_orders: FloatArray,
     *,
     out_of_sample_paths: int,
+    fresh: int,
     method: Method,
 ) -> Contingent:
     """The two-book plan, its value over the best static plan, and how long waiting pays."""
@@ -413,11 +436,18 @@ def _contingent(
     solution = solve_with(method, context.problem(contingent=True), sample)
     plan = Plan("contingent", solution.books[0], solution.books[1], context.signal)
     result = judge(plan, "wait-then-switch: orders depend on whether the import was approved")
-    diff = best.outcome.objective - result.outcome.objective
-    # Wait-then-switch policies: import book if approved; else domestic from quarter k.
-    switch = {}
+    diff, error = paired_difference(
+        Plan("static", best_orders),
+        plan,
+        model,
+        context.preferences,
+        cands.imported,
+        paths=out_of_sample_paths,
+        seed=fresh,
+        observations=context.scenario.observations,
+    )
+    rules = {}
     latest = None
-    domestic_books = {}
     for k in range(max(1, context.fixed), model.shape[0]):
         waiting = np.zeros_like(plan.orders)
         waiting[: context.fixed] = model.orders[: context.fixed]
@@ -425,31 +455,28 @@ def _contingent(
             domestic_sized(model, cands.imported, cands.lot_units, 1.0, k)
             * (np.arange(model.shape[0]) >= k)[:, None]
         )
-        approved = solution.books[1].copy()
-        domestic_books[k] = Plan(f"wait until {model.quarters[k]}", waiting, approved, context.signal)
-        outcome = judge(domestic_books[k], "").outcome
-        switch[model.quarters[k]] = outcome.objective
+        rule = Plan(f"wait until {model.quarters[k]}", waiting, solution.books[1], context.signal)
+        outcome = judge(rule, "").outcome
+        rules[model.quarters[k]] = SwitchRule(
+            objective=outcome.objective,
+            p_meet_required_min=outcome.p_meet_required_min,
+            meets_chance_target=outcome.meets_chance_target,
+        )
         if outcome.meets_chance_target and outcome.objective < best.outcome.objective:
             latest = model.quarters[k]
+    differs = np.flatnonzero(np.abs(solution.books[1] - solution.books[0]).sum(axis=1)[1:] > 0) + 1
     a, q = model.accelerators, model.quarters
     return Contingent(
         signal=model.accelerators[context.signal],
         plan=book_dict(solution.books[0], a, q),
         plan_if_approved=book_dict(solution.books[1], a, q),
         value_of_flexibility=diff,
-        value_of_flexibility_se=_paired_se(best, result, out_of_sample_paths),
-        switch_quarters=switch,
+        value_of_flexibility_se=error,
+        last_quarter_approval_matters=q[int(differs[-1])] if differs.size else None,
+        switch_rules=rules,
         latest_wait_quarter=latest,
         result=result,
     )
-
-
-def _paired_se(first: PlanResult, second: PlanResult, paths: int) -> float:
-    """A rough standard error of a difference of objectives (paths are shared, so it overstates)."""
-    spread = max(
-        first.outcome.cost_p95 - first.outcome.cost_p5, second.outcome.cost_p95 - second.outcome.cost_p5
-    )
-    return float(spread / 3.29 / np.sqrt(paths))
 
 
 def _dominance(plan: PlanResult, plans: Sequence[PlanResult]) -> PlanResult:
