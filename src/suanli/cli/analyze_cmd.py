@@ -49,33 +49,32 @@ def analyze_command(
 
 
 def _lead(r: Optimization) -> None:
-    """The recommendation in words: the plan, why, when to switch."""
-    best, cur = r.result.outcome, r.currency
+    """The recommendation in words: which plan, why, and when waiting stops paying."""
+    static, cur = r.result.outcome, r.currency
     beaten = [b.name for b in r.baselines if r.result.name in b.dominated_by]
+    c = r.contingent
+    if r.recommended == "contingent" and c is not None:
+        first = (
+            f"[bold]Recommendation:[/] the contingent plan below: order the first book now and the "
+            f"second only once the {c.signal} licence is known; it beats the best static plan by "
+            f"{c.value_of_flexibility / 1e9:,.2f} B {cur} (± {c.value_of_flexibility_se / 1e9:,.2f}) on the "
+            f"same paths, and an approval after {c.last_quarter_approval_matters or 'the first quarter'} "
+            "no longer changes what to buy."
+        )
+    else:
+        first = "[bold]Recommendation:[/] the static plan below."
+    console.print(first)
     console.print(
-        f"[bold]Recommendation:[/] order as in the plan below: expected all-in cost "
-        f"{best.expected_cost / 1e9:,.2f} B {cur}, CVaR{r.tail:.0%} of shortfall {best.cvar_shortfall:.2f} "
-        f"target-quarters, P(meet target) >= {best.p_meet_required_min:.0%} from {r.p_meet_from}; "
-        f"it dominates {', '.join(beaten) or 'no baseline'} and "
+        f"The static plan: expected all-in cost {static.expected_cost / 1e9:,.2f} B {cur}, "
+        f"CVaR{r.tail:.0%} of shortfall {static.cvar_shortfall:.2f} target-quarters, P(meet target) >= "
+        f"{static.p_meet_required_min:.0%} from {r.p_meet_from}; it dominates "
+        f"{', '.join(beaten) or 'no baseline'}, and "
         + (
             "no baseline dominates it."
             if r.not_dominated
-            else f"is dominated by {', '.join(r.result.dominated_by)}."
+            else f"{', '.join(r.result.dominated_by)} dominate it."
         )
     )
-    if r.contingent is not None:
-        c = r.contingent
-        console.print(
-            f"Waiting for the {c.signal} licence and switching is worth "
-            f"{c.value_of_flexibility / 1e9:,.2f} B {cur}"
-            + (
-                f"; waiting past {c.latest_wait_quarter} no longer pays."
-                if c.latest_wait_quarter
-                else f"; an approval after {c.last_quarter_approval_matters or 'the first quarter'} no "
-                "longer changes what to buy, and no plain wait-then-go-domestic rule meets the "
-                "requirement more cheaply."
-            )
-        )
 
 
 def _print(a: Analysis) -> None:
