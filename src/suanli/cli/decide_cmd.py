@@ -15,6 +15,7 @@ from suanli.decide.objective import Outcome
 from suanli.decide.optimize import DEFAULT_PATHS, Optimization, optimize_scenario
 from suanli.decide.plans import Plan, plan_from_dict
 from suanli.decide.robust import Robustness, Sensitivity, robustness, sensitivity
+from suanli.decide.sobol import SobolIndices, sobol_indices
 from suanli.scenario import DEFAULT_SCENARIO, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.supply.executors import make_executor
@@ -234,19 +235,62 @@ def sensitivity_command(
     scenario: Annotated[str, typer.Argument(help="Scenario file or built-in name.")] = DEFAULT_SCENARIO,
     paths: Paths = DEFAULT_PATHS,
     seed: Seed = 0,
+    sobol: Annotated[
+        int,
+        typer.Option(help="Base samples for Sobol' indices (a power of two, e.g. 64; 0 for none)."),
+    ] = 0,
     catalog: CatalogFiles = None,
     json: Json = False,
 ) -> None:
-    """Tornado: how P(meet target) and expected cost of the recommended plan move with each assumption."""
+    """Tornado: how P(meet target) and expected cost of the recommended plan move with each assumption.
+
+    With --sobol N, also first-order and total Sobol' indices (Saltelli sampling, SALib) from
+    N x (uncertainties + 2) evaluations.
+    """
     result = _optimize(scenario, paths, seed, None, catalog, quiet=json)
     plan = plan_from_dict("recommended", result.plan, _ids(result), result.quarters)
-    tornado = sensitivity(
-        load_scenario(scenario), plan, seed=seed, compiler=ScenarioCompiler(load_catalog(catalog or []))
-    )
+    compiler = ScenarioCompiler(load_catalog(catalog or []))
+    loaded = load_scenario(scenario)
+    tornado = sensitivity(loaded, plan, seed=seed, compiler=compiler)
+    indices = None
+    if sobol:
+        with Progress(console=err_console, transient=True, disable=json) as bar:
+            task = bar.add_task("Sobol' evaluations", total=sobol * (len(loaded.uncertainties) + 2))
+            indices = sobol_indices(
+                loaded,
+                plan,
+                base_samples=sobol,
+                seed=seed,
+                compiler=compiler,
+                progress=lambda n: bar.advance(task, n),
+            )
     if json:
-        print_json(tornado)
+        print_json({"tornado": tornado, "sobol": indices})
         return
     print_sensitivity(tornado)
+    if indices is not None:
+        print_sobol(indices)
+
+
+def print_sobol(s: SobolIndices) -> None:
+    """First-order and total indices per uncertainty and output."""
+    table = Table(
+        title=f"Sobol' indices of the {s.plan} plan ({s.evaluations:,} evaluations, {s.paths} paths)"
+    )
+    table.add_column("assumption")
+    for output in s.outputs:
+        table.add_column(f"{output} S1", justify="right")
+        table.add_column(f"{output} ST", justify="right")
+    names = [i.name for i in next(iter(s.outputs.values()))]
+    for k, name in enumerate(names):
+        cells = []
+        for indices in s.outputs.values():
+            cells += [
+                f"{indices[k].first_order:.2f} ± {indices[k].first_order_conf:.2f}",
+                f"{indices[k].total_order:.2f} ± {indices[k].total_order_conf:.2f}",
+            ]
+        table.add_row(name, *cells)
+    console.print(table)
 
 
 def print_sensitivity(s: Sensitivity) -> None:

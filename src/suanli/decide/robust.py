@@ -150,6 +150,7 @@ def robustness(
     if experiments < 10:
         raise InputValueError(f"must be >= 10 (got {experiments})", field="experiments")
     compiler = compiler or ScenarioCompiler()
+    compiler.compile(scenario)  # size the fleets once, before the compiler is shipped to workers
     names = [u.name for u in scenario.uncertainties]
     points = latin_hypercube(scenario, experiments, seed)
     job = _Job(scenario, compiler, tuple(plans), paths, seed)
@@ -248,9 +249,10 @@ class Sensitivity(BaseModel):
     effects: list[Effect]  # largest swing in P(meet) first
 
 
-def _p_meet(
+def p_meet_required_mean(
     outcome_p: dict[str, float], prefs: Preferences, quarters: Sequence[str], target: FloatArray
 ) -> float:
+    """Mean P(meet target) over the quarters the requirement covers."""
     values = [outcome_p[q] for t, q in enumerate(quarters) if t >= prefs.chance_from and target[t] > 0]
     return float(np.mean(values)) if values else 1.0
 
@@ -283,7 +285,9 @@ def sensitivity(
         )
         imported = compiler.candidates(varied).imported
         outcome = score(plan.name, raw, model=planned, plan=plan, preferences=prefs, imported=imported)
-        return _p_meet(outcome.p_meet_target, prefs, model.quarters, model.target), outcome.expected_cost
+        return p_meet_required_mean(
+            outcome.p_meet_target, prefs, model.quarters, model.target
+        ), outcome.expected_cost
 
     p0, c0 = at({})
     effects = []
