@@ -66,7 +66,11 @@ class DaskExecutor:
         self._client: Any
         if scheduler is None:
             self._cluster = distributed.LocalCluster(
-                n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                # A free loopback port: the default 8787 clashes with any other cluster running.
+                dashboard_address="127.0.0.1:0",
             )
             self._client = distributed.Client(self._cluster)
         else:
