@@ -224,7 +224,10 @@ def print_robustness(r: Robustness) -> None:
     console.print(r.fails_when)
     for p in r.plans:
         for i, box in enumerate(p.prim_boxes, start=1):
-            limits = ", ".join(f"{k} in [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in box.limits.items())
+            limits = (
+                ", ".join(f"{k} in [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in box.limits.items())
+                or "anywhere in the ranges"
+            )
             console.print(
                 f"  {p.name} box {i}: {limits} (coverage {box.coverage:.0%}, "
                 f"density {box.density:.0%}, mass {box.mass:.0%})"
