@@ -30,7 +30,6 @@ of chance constrained programs", SIAM J. Optim. 17(4), 2006.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -62,7 +61,6 @@ class Problem:
     policies: tuple[Policy, ...] = ()
     contingent: bool = False
     fixed_quarters: int = 0  # orders before this quarter index are fixed to the model's plan
-    allowed: NDArray[np.bool_] | None = None  # (A,): candidates the plan may order (default all)
     enforce_chance: bool = True
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-3
@@ -143,6 +141,7 @@ class _Rows:
         self.count += n
 
     def group_of(self, row: int) -> str:
+        """The label of the block that ``row`` belongs to."""
         name = self.names[0][0]
         for group, first in self.names:
             if first > row:
@@ -191,8 +190,6 @@ class _Program:
             reach, np.where(np.isfinite(self.model.total_cap), self.model.total_cap / self.lots + 1, INF)
         )
         upper = np.ceil(np.broadcast_to(reach, (self.n_t, self.n_a))).copy()
-        if self.problem.allowed is not None:
-            upper[:, ~self.problem.allowed] = 0.0
         fixed = self.problem.fixed_quarters
         switch = self.sample.switch
         x = self.x
@@ -440,7 +437,11 @@ def solve(problem: Problem, sample: Sample, money_scale: float | None = None) ->
         raise InfeasibleError(f"no plan satisfies the constraints ({result.message})")
     values = np.asarray(result.x)
     activity = matrix @ values
-    violation = float(max(np.max(row_lo - activity, initial=0.0), np.max(activity - row_hi, initial=0.0)))
+    excess = np.maximum(row_lo - activity, activity - row_hi)
+    violation = float(max(excess.max(initial=0.0), 0.0))
+    status = "optimal" if result.status == 0 else str(result.message)
+    if violation > 1e-6:  # HiGHS said optimal but a row is off: say which, never hide it
+        status += f"; rows of {rows.group_of(int(excess.argmax()))} violated by {violation:.3g}"
     books_units = [np.round(values[x[b]]) * lots[None, :] for b in range(books)]
     for b in range(books):
         books_units[b][:fixed] = model.orders[:fixed]
@@ -464,7 +465,7 @@ def solve(problem: Problem, sample: Sample, money_scale: float | None = None) ->
         integer_variables=int(integrality.sum()),
         constraints=rows.count,
         max_violation=violation,
-        status="optimal" if result.status == 0 else str(result.message),
+        status=status,
     )
 
 
@@ -549,8 +550,3 @@ def _plan_rules(
                     -INF,
                     0.0,
                 )
-
-
-def lots_needed(units: float, lot: int) -> int:
-    """Whole lots that hold ``units``."""
-    return math.ceil(units / lot)

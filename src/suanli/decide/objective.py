@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from suanli.decide.plans import Plan
 from suanli.supply.model import SupplyModel
 from suanli.supply.run import Observation, Paths, consistent, simulate_paths
+from suanli.supply.simulate import Draws, play
 
 FloatArray = NDArray[np.float64]
 
@@ -166,19 +167,8 @@ def evaluate(
     planned = plan.apply(model)
     raw = simulate_paths(planned, paths, seed)
     if observations:
-        raw = keep(raw, consistent(raw, planned, observations))
+        raw = raw.select(consistent(raw, planned, observations))
     return score(name, raw, model=planned, plan=plan, preferences=preferences, imported=imported)
-
-
-def keep(paths: Paths, mask: NDArray[np.bool_]) -> Paths:
-    """The paths where ``mask`` holds."""
-    return Paths(
-        delivered=paths.delivered[:, :, mask],
-        compute=paths.compute[:, mask],
-        spend=paths.spend[:, mask],
-        stranded_prepayment=paths.stranded_prepayment[mask],
-        approval_quarter=paths.approval_quarter[:, mask],
-    )
 
 
 def paired_difference(
@@ -204,7 +194,7 @@ def paired_difference(
         planned = plan.apply(model)
         raw = simulate_paths(planned, paths, seed)
         if observations:
-            raw = keep(raw, consistent(raw, planned, observations))
+            raw = raw.select(consistent(raw, planned, observations))
         outcomes.append((raw, planned, plan))
     kept = min(o[0].compute.shape[1] for o in outcomes)
     edges = np.linspace(0, kept, batches + 1).astype(int)
@@ -213,7 +203,7 @@ def paired_difference(
         part = [
             score(
                 "batch",
-                _slice(raw, lo, hi),
+                raw.select(slice(lo, hi)),
                 model=planned,
                 plan=plan,
                 preferences=preferences,
@@ -229,11 +219,20 @@ def paired_difference(
     return whole[0] - whole[1], float(np.std(diffs, ddof=1) / np.sqrt(batches))
 
 
-def _slice(paths: Paths, lo: int, hi: int) -> Paths:
-    return Paths(
-        delivered=paths.delivered[:, :, lo:hi],
-        compute=paths.compute[:, lo:hi],
-        spend=paths.spend[:, lo:hi],
-        stranded_prepayment=paths.stranded_prepayment[lo:hi],
-        approval_quarter=paths.approval_quarter[:, lo:hi],
+def score_draws(
+    plan: Plan,
+    model: SupplyModel,
+    draws: Draws,
+    preferences: Preferences,
+    imported: Sequence[bool] | NDArray[np.bool_],
+) -> Outcome:
+    """Play ``plan`` on ``draws`` of ``model`` and score it (plans on the same draws share paths)."""
+    planned = plan.apply(model)
+    return score(
+        plan.name,
+        Paths.of(play(planned, draws)),
+        model=planned,
+        plan=plan,
+        preferences=preferences,
+        imported=imported,
     )

@@ -34,10 +34,6 @@ class Plan:
         """Whether orders depend on the approval state."""
         return self.orders_approved is not None and self.signal >= 0
 
-    def books(self) -> list[FloatArray]:
-        """The static book, and the approved one for a contingent plan."""
-        return [self.orders] if self.orders_approved is None else [self.orders, self.orders_approved]
-
     def apply(self, model: SupplyModel) -> SupplyModel:
         """``model`` ordering this plan."""
         return dataclasses.replace(

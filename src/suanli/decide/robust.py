@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 from scipy.stats import qmc
 
-from suanli.decide.objective import Preferences, score
+from suanli.decide.objective import Preferences, score_draws
 from suanli.decide.optimize import committed_cost, preferences
 from suanli.decide.plans import Plan
 from suanli.decide.prim import PrimBox, prim_boxes
@@ -35,8 +35,8 @@ from suanli.errors import InputValueError
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.scenario.model import Scenario
 from suanli.supply.executors import Executor, LocalExecutor
-from suanli.supply.run import Paths
-from suanli.supply.simulate import draw_block, play
+from suanli.supply.model import SupplyModel
+from suanli.supply.simulate import draw_block
 
 FloatArray = NDArray[np.float64]
 EXPERIMENT_PATHS = 500
@@ -93,25 +93,22 @@ class _Job:
     seed: int
 
 
+def varied(
+    scenario: Scenario, compiler: ScenarioCompiler, values: dict[str, float]
+) -> tuple[SupplyModel, Preferences, NDArray[np.bool_]]:
+    """The compiled model, preferences and import flags with the uncertainties at ``values``."""
+    changed = scenario.with_values(values)
+    model = compiler.compile(changed)
+    return model, preferences(changed, model), compiler.candidates(changed).imported
+
+
 def outcomes_at(job: _Job, values: dict[str, float], experiment: int) -> tuple[list[float], list[bool]]:
     """Objective and satisficing of each plan with the uncertainties at ``values``."""
-    scenario = job.scenario.with_values(values)
-    model = job.compiler.compile(scenario)
-    prefs = preferences(scenario, model)
-    imported = job.compiler.candidates(scenario).imported
+    model, prefs, imported = varied(job.scenario, job.compiler, values)
     draws = draw_block(model, job.seed, experiment, job.paths)
     objectives, satisficing = [], []
     for plan in job.plans:
-        planned = plan.apply(model)
-        played = play(planned, draws)
-        paths = Paths(
-            delivered=played.delivered,
-            compute=played.compute,
-            spend=played.spend,
-            stranded_prepayment=played.stranded_prepayment,
-            approval_quarter=played.approval_quarter,
-        )
-        outcome = score(plan.name, paths, model=planned, plan=plan, preferences=prefs, imported=imported)
+        outcome = score_draws(plan, model, draws, prefs, imported)
         within = prefs.budget is None or committed_cost(plan, model) <= prefs.budget * (1 + 1e-9)
         objectives.append(outcome.objective)
         satisficing.append(outcome.meets_chance_target and within)
@@ -271,20 +268,8 @@ def sensitivity(
     compiler = compiler or ScenarioCompiler()
 
     def at(values: dict[str, float]) -> tuple[float, float]:
-        varied = scenario.with_values(values)
-        model = compiler.compile(varied)
-        prefs = preferences(varied, model)
-        planned = plan.apply(model)
-        played = play(planned, draw_block(model, seed, 0, paths))
-        raw = Paths(
-            played.delivered,
-            played.compute,
-            played.spend,
-            played.stranded_prepayment,
-            played.approval_quarter,
-        )
-        imported = compiler.candidates(varied).imported
-        outcome = score(plan.name, raw, model=planned, plan=plan, preferences=prefs, imported=imported)
+        model, prefs, imported = varied(scenario, compiler, values)
+        outcome = score_draws(plan, model, draw_block(model, seed, 0, paths), prefs, imported)
         return p_meet_required_mean(
             outcome.p_meet_target, prefs, model.quarters, model.target
         ), outcome.expected_cost

@@ -85,18 +85,7 @@ def draw_paths(
         draws = draw_block(model, seed, block)
         drawn += draws.paths
         if observations:
-            result = play(model, draws)
-            mask = consistent(
-                Paths(
-                    delivered=result.delivered,
-                    compute=result.compute,
-                    spend=result.spend,
-                    stranded_prepayment=result.stranded_prepayment,
-                    approval_quarter=result.approval_quarter,
-                ),
-                model,
-                observations,
-            )
+            mask = consistent(Paths.of(play(model, draws)), model, observations)
             draws = _take(draws, mask)
         chosen.append(draws)
         kept += draws.paths

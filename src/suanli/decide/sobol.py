@@ -38,16 +38,14 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-from suanli.decide.objective import score
-from suanli.decide.optimize import preferences
+from suanli.decide.objective import score_draws
 from suanli.decide.plans import Plan
-from suanli.decide.robust import p_meet_required_mean
+from suanli.decide.robust import p_meet_required_mean, varied
 from suanli.errors import InputValueError
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.scenario.model import Scenario
 from suanli.supply.executors import Executor, LocalExecutor
-from suanli.supply.run import Paths
-from suanli.supply.simulate import draw_block, play
+from suanli.supply.simulate import draw_block
 
 FloatArray = NDArray[np.float64]
 OUTPUTS = ("p_meet", "expected_cost")
@@ -93,23 +91,11 @@ class _SobolJob:
 
 def outputs_at(job: _SobolJob, values: dict[str, float]) -> tuple[float, float]:
     """Mean P(meet target) over the required quarters and expected cost with uncertainties at ``values``."""
-    varied = job.scenario.with_values(values)
-    model = job.compiler.compile(varied)
-    prefs = preferences(varied, model)
-    planned = job.plan.apply(model)
-    played = play(planned, draw_block(model, job.seed, 0, job.paths))  # the same paths at every point
-    raw = Paths(
-        delivered=played.delivered,
-        compute=played.compute,
-        spend=played.spend,
-        stranded_prepayment=played.stranded_prepayment,
-        approval_quarter=played.approval_quarter,
-    )
-    imported = job.compiler.candidates(varied).imported
-    outcome = score(job.plan.name, raw, model=planned, plan=job.plan, preferences=prefs, imported=imported)
-    return p_meet_required_mean(
-        outcome.p_meet_target, prefs, model.quarters, model.target
-    ), outcome.expected_cost
+    model, prefs, imported = varied(job.scenario, job.compiler, values)
+    # The same paths at every point: differences come from the assumptions alone.
+    outcome = score_draws(job.plan, model, draw_block(model, job.seed, 0, job.paths), prefs, imported)
+    mean = p_meet_required_mean(outcome.p_meet_target, prefs, model.quarters, model.target)
+    return mean, outcome.expected_cost
 
 
 def _chunk(job: _SobolJob, names: Sequence[str], rows: list[list[float]]) -> list[tuple[float, float]]:

@@ -56,6 +56,23 @@ class Paths:
     stranded_prepayment: NDArray[np.float32]  # (P,)
     approval_quarter: NDArray[np.int16]  # (A, P)
 
+    @staticmethod
+    def of(block: BlockResult) -> Paths:
+        """The paths of one simulated block."""
+        return Paths(
+            block.delivered, block.compute, block.spend, block.stranded_prepayment, block.approval_quarter
+        )
+
+    def select(self, which: slice | NDArray[np.bool_] | NDArray[np.int64]) -> Paths:
+        """The paths picked by ``which`` (a slice, mask or indices along the path axis)."""
+        return Paths(
+            delivered=self.delivered[:, :, which],
+            compute=self.compute[:, which],
+            spend=self.spend[:, which],
+            stranded_prepayment=self.stranded_prepayment[which],
+            approval_quarter=self.approval_quarter[:, which],
+        )
+
 
 def _chunk(model: SupplyModel, seed: int, paths: int, blocks: Sequence[int]) -> list[BlockResult]:
     # Every block draws all its paths, so a path's numbers never depend on the run's length.
