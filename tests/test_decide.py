@@ -198,7 +198,8 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
         "decision:\n  policy:\n"
         "    - {name: cap, kind: cap_units, accelerators: [h200-sxm], units: 4000, date: 2026-01-01,"
         " source: test rule}\n"
-        "    - {name: bundle, kind: bundling_ratio, ratio: 3, date: 2026-01-01, source: test rule}\n",
+        "    - {name: bundle, kind: bundling_ratio, ratio: 3, date: 2026-01-01, source: test rule}\n"
+        "  budget_per_quarter: 1.5e10\n",
         encoding="utf-8",
     )
     result = optimize_scenario(str(path), paths=60, out_of_sample_paths=2000)
@@ -206,9 +207,15 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
     if result.contingent is not None:
         books += [result.contingent.plan, result.contingent.plan_if_approved]
     quarters = result.quarters
+    model = ScenarioCompiler().compile(load_scenario(str(path)))
+    steps = np.arange(1, len(quarters) + 1)[:, None]
+    capex = model.price * np.exp(model.price_drift * steps) * (1 + model.capex_share + model.duty)
     for book in books:
         plan = plan_from_dict("b", book, result.accelerators, quarters)
         assert plan.orders[:, 0].sum() <= 4000
+        assert (plan.orders * capex).sum(axis=1).max() <= 1.5e10 * (
+            1 + 1e-9
+        )  # per-quarter budget (binds: ~17 B in 2026Q1 without it)
     if result.contingent is not None:
         c = result.contingent
         static = plan_from_dict("s", c.plan, result.accelerators, quarters).orders

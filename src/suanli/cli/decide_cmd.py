@@ -242,6 +242,8 @@ def sensitivity_command(
         int,
         typer.Option(help="Base samples for Sobol' indices (a power of two, e.g. 64; 0 for none)."),
     ] = 0,
+    executor: Annotated[str, typer.Option(help="local or dask (for the Sobol' evaluations).")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
     catalog: CatalogFiles = None,
     json: Json = False,
 ) -> None:
@@ -257,16 +259,21 @@ def sensitivity_command(
     tornado = sensitivity(loaded, plan, seed=seed, compiler=compiler)
     indices = None
     if sobol:
-        with Progress(console=err_console, transient=True, disable=json) as bar:
-            task = bar.add_task("Sobol' evaluations", total=sobol * (len(loaded.uncertainties) + 2))
-            indices = sobol_indices(
-                loaded,
-                plan,
-                base_samples=sobol,
-                seed=seed,
-                compiler=compiler,
-                progress=lambda n: bar.advance(task, n),
-            )
+        runner = make_executor(executor, scheduler)
+        try:
+            with Progress(console=err_console, transient=True, disable=json) as bar:
+                task = bar.add_task("Sobol' evaluations", total=sobol * (len(loaded.uncertainties) + 2))
+                indices = sobol_indices(
+                    loaded,
+                    plan,
+                    base_samples=sobol,
+                    seed=seed,
+                    compiler=compiler,
+                    executor=runner,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        finally:
+            runner.close()
     if json:
         print_json({"tornado": tornado, "sobol": indices})
         return
