@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +344,18 @@ def test_optimize_json_is_deterministic_for_a_seed(cli: object) -> None:
         "baselines",
     }
     assert first["contingent"]["value_of_flexibility"] == second["contingent"]["value_of_flexibility"]
+    for baseline in first["baselines"]:  # each baseline carries the same headline fields
+        assert {"name", "plan", "expected_cost", "cvar_shortfall", "p_meet_target"} <= set(baseline)
+
+
+@pytest.mark.slow
+def test_installed_optimize_prints_nothing_but_json() -> None:
+    # Solver libraries may write to file descriptor 1 directly (highspy 1.16 prints a banner
+    # when an instance is made); only a real process shows that.
+    exe = shutil.which("suanli", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    run = subprocess.run(
+        [exe, "optimize", "--paths", "40", "--json"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["paths"] == 40

@@ -30,6 +30,8 @@ computational grid", Comput. Optim. Appl. 24, 2003.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -43,6 +45,9 @@ from suanli.decide.sample import Sample
 from suanli.errors import InfeasibleError
 
 FloatArray = NDArray[np.float64]
+#: A chance term counts as met within HiGHS' primal feasibility tolerance (its default 1e-7,
+#: on target shares), so that a cut the master may violate by that much is not re-added forever.
+FEASIBLE = 1e-6
 
 
 def cvar_weights(losses: FloatArray, tail: float) -> tuple[float, FloatArray]:
@@ -193,7 +198,7 @@ def solve_decomposed(
         values, bound = cuts.master.solve()
         found = cuts.add(values)
         value = cuts.objective(values, found)
-        if _violation(found) <= 1e-7 and value - bound <= tolerance * max(abs(value), 1e-12):
+        if _violation(found) <= FEASIBLE and value - bound <= tolerance * max(abs(value), 1e-12):
             break
         center = values if center is None else 0.5 * (values + center)
         if center is not values:
@@ -201,11 +206,15 @@ def solve_decomposed(
     # Integer lots: the same master with integer columns, cut at each integer plan.
     cuts.master.make_integer(cuts.integrality)
     best: tuple[float, FloatArray, Evaluation] | None = None
+    seen: FloatArray | None = None
     for _ in range(max_iterations):
         values, bound = cuts.master.solve()
+        if seen is not None and np.allclose(values, seen, rtol=0, atol=1e-9):
+            break  # the master returns a plan already cut at: no cut can move it further
+        seen = values
         found = cuts.add(values)
         value = cuts.objective(values, found)
-        if _violation(found) <= 1e-9 and (best is None or value < best[0]):
+        if _violation(found) <= FEASIBLE and (best is None or value < best[0]):
             best = (value, values, found)
         if best is not None and best[0] - bound <= problem.mip_rel_gap * max(abs(best[0]), 1e-12):
             break
@@ -308,7 +317,7 @@ class _Master:
     def __init__(
         self, cost: FloatArray, lower: FloatArray, upper: FloatArray, time_limit_s: float, gap: float
     ) -> None:
-        self._highs = highspy.Highs()
+        self._highs = _new_highs()
         for option, value in (
             ("output_flag", False),
             ("time_limit", float(time_limit_s)),
@@ -360,3 +369,20 @@ class _Master:
         values = np.asarray(self._highs.getSolution().col_value, dtype=np.float64)
         bound = float(info.mip_dual_bound) if self.integer else float(info.objective_function_value)
         return values, bound
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance, made with standard output closed.
+
+    highspy 1.16 prints its banner on file descriptor 1 when an instance is made, before any
+    option can silence it, which would corrupt ``--json`` output.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

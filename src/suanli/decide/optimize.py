@@ -51,6 +51,11 @@ class PlanResult(BaseModel):
     outcome: Outcome
     dominated_by: list[str] = []
 
+    # The headline figures at the top level too, as for the recommended plan.
+    expected_cost: float
+    cvar_shortfall: float
+    p_meet_target: dict[str, float]
+
 
 class SwitchRule(BaseModel):
     """A simple rule: order the approved book if the licence comes; if not by quarter k, go domestic."""
@@ -230,6 +235,9 @@ class _Context:
             committed_cost=cost,
             within_budget=None if budget is None else cost <= budget * (1 + 1e-9),
             outcome=outcome,
+            expected_cost=outcome.expected_cost,
+            cvar_shortfall=outcome.cvar_shortfall,
+            p_meet_target=outcome.p_meet_target,
         )
 
 
