@@ -35,6 +35,8 @@ FloatArray = NDArray[np.float64]
 
 DEFAULT_PATHS = 2_000
 OUT_OF_SAMPLE_PATHS = 20_000
+Method = Literal["decomposed", "full"]
+Relaxation = Literal["chance", "budget", "budget per quarter", "policies"]  # groups a diagnosis drops
 
 
 class PlanResult(BaseModel):
@@ -210,18 +212,21 @@ class _Context:
         assert scenario.decision is not None
         self.decision = scenario.decision
 
-    def problem(self, **changes: object) -> Problem:
-        base = Problem(
+    def problem(self, *, contingent: bool = False, drop: Relaxation | None = None) -> Problem:
+        """The program for this scenario, optionally without one group of constraints."""
+        prefs = self.preferences
+        return Problem(
             model=self.model,
             lot_units=self.candidates.lot_units,
             imported=self.candidates.imported,
             needs_approval=self.candidates.needs_approval,
-            preferences=self.preferences,
-            budget_per_quarter=self.decision.budget_per_quarter,
-            policies=self.decision.policy,
+            preferences=dataclasses.replace(prefs, budget=None) if drop == "budget" else prefs,
+            budget_per_quarter=None if drop == "budget per quarter" else self.decision.budget_per_quarter,
+            policies=() if drop == "policies" else self.decision.policy,
+            contingent=contingent,
             fixed_quarters=self.fixed,
+            enforce_chance=drop != "chance",
         )
-        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
     def result(self, plan: Plan, description: str, outcome: Outcome) -> PlanResult:
         cost = committed_cost(plan, self.model)
@@ -241,9 +246,6 @@ class _Context:
         )
 
 
-Method = Literal["decomposed", "full"]
-
-
 def solve_with(method: Method, problem: Problem, sample: Sample) -> Solution:
     """The program solved by L-shaped decomposition (default) or as one MILP (the reference)."""
     return solve_decomposed(problem, sample) if method == "decomposed" else solve(problem, sample)
@@ -260,16 +262,16 @@ def _diagnose(
         (
             f"the required probability {prefs.p_meet_target:.0%} of meeting the target from "
             f"{context.model.quarters[prefs.chance_from]}",
-            context.problem(enforce_chance=False),
+            context.problem(drop="chance"),
         ),
         (
             f"the budget of {prefs.budget:,.0f} {context.scenario.economics.currency}",
-            context.problem(preferences=dataclasses.replace(prefs, budget=None)),
+            context.problem(drop="budget"),
         ),
-        ("the per-quarter budget", context.problem(budget_per_quarter=None)),
+        ("the per-quarter budget", context.problem(drop="budget per quarter")),
         (
             "the policies (" + ", ".join(p.name for p in context.decision.policy) + ")",
-            context.problem(policies=()),
+            context.problem(drop="policies"),
         ),
     ]
     binding = []
