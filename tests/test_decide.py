@@ -359,3 +359,18 @@ def test_installed_optimize_prints_nothing_but_json() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["paths"] == 40
+
+
+def test_calibrated_chance_approximation_asks_less_and_still_meets() -> None:
+    # CVaR at 1 - p of the unmet target is safe but asks for more than p; the calibrated share
+    # must still meet p on the sample (with one standard error to spare) and cost no more.
+    conservative = optimize_scenario(
+        "h200-china-2026", paths=1000, out_of_sample_paths=4000, contingent=False, calibrate=False
+    )
+    calibrated = optimize_scenario("h200-china-2026", paths=1000, out_of_sample_paths=4000, contingent=False)
+    assert conservative.chance_tail == pytest.approx(0.2)
+    assert calibrated.chance_tail > conservative.chance_tail
+    assert calibrated.expected_cost < conservative.expected_cost
+    assert conservative.result.outcome.p_meet_required_min > 0.85  # the approximation's slack
+    se = (0.8 * 0.2 / 4000) ** 0.5
+    assert calibrated.result.outcome.p_meet_required_min >= 0.8 - 0.02 - 3 * se  # SAA on 1,000 paths

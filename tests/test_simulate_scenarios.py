@@ -165,10 +165,16 @@ def test_simulate_cli_dask_matches_local(cli) -> None:
 
 
 def test_analyze_answers_the_whole_question(cli) -> None:
-    result = cli("analyze", "--paths", "4000", "--json")
+    result = cli("analyze", "--paths", "4000", "--optimize-paths", "100", "--json")
     assert result.code == 0, result.err
     out = json.loads(result.out)
     assert out["scenario"] == "h200-china-2026"
+    # It leads with a recommendation that no baseline dominates, checked on the same 4,000 paths.
+    recommendation = out["recommendation"]
+    assert recommendation["plan"]
+    assert recommendation["paths"] == 100
+    assert recommendation["paths_out_of_sample"] == 4000
+    assert recommendation["not_dominated"]
     assert any("7,143 modules" in w for w in out["order_warnings"])
     plans = {p["name"]: p for p in out["plans"]}
     assert set(plans) == {"as planned", "domestic only", "imports only"}
@@ -184,7 +190,9 @@ def test_analyze_answers_the_whole_question(cli) -> None:
 
 
 def test_analyze_table_and_hindsight(cli) -> None:
-    result = cli("analyze", "h200-china-2026-update", "--paths", "3000")
+    result = cli("analyze", "h200-china-2026-update", "--paths", "3000", "--optimize-paths", "100")
     assert result.code == 0, result.err
+    assert "Recommendation:" in result.out
+    assert "Change against h200-china-2026's recommendation" in result.out
     assert "Plans under supply risk" in result.out
     assert "hindsight" in result.out

@@ -289,7 +289,11 @@ def analyze_scenario(
         say("optimising the plan")
         try:
             recommendation = optimize_scenario(
-                scenario, paths=optimize_paths or OPTIMIZE_PATHS, seed=seed, compiler=compiler
+                scenario,
+                paths=optimize_paths or OPTIMIZE_PATHS,
+                seed=seed,
+                compiler=compiler,
+                out_of_sample_paths=paths,  # the plans are checked on as many paths as the variants
             )
         except InfeasibleError as exc:  # the rest of the analysis still answers; say why
             why_not = str(exc)

@@ -12,6 +12,7 @@ from suanli.catalog import load_catalog
 from suanli.cli.decide_cmd import print_optimization
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
+from suanli.decide.optimize import DEFAULT_PATHS as OPTIMIZE_PATHS
 from suanli.decide.optimize import Optimization
 from suanli.scenario import DEFAULT_SCENARIO, load_scenario
 from suanli.supply.executors import make_executor
@@ -20,6 +21,9 @@ from suanli.supply.executors import make_executor
 def analyze_command(
     scenario: Annotated[str, typer.Argument(help="Scenario file or built-in name.")] = DEFAULT_SCENARIO,
     paths: Annotated[int, typer.Option(help="Monte Carlo paths per plan variant.")] = DEFAULT_PATHS,
+    optimize_paths: Annotated[
+        int, typer.Option(help="Sample paths the optimiser solves over.")
+    ] = OPTIMIZE_PATHS,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
@@ -39,6 +43,7 @@ def analyze_command(
             seed=seed,
             executor=runner,
             catalog=load_catalog(catalog or []),
+            optimize_paths=optimize_paths,
         )
     finally:
         runner.close()

@@ -139,7 +139,9 @@ def print_optimization(r: Optimization) -> None:
     console.print(table)
     console.print(
         f"Solver ({r.solver}): {r.paths} paths, {r.variables:,} variables ({r.integer_variables} integer), "
-        f"{r.constraints:,} constraints, gap {r.gap:.2%}, solved in {r.solve_s:.1f} s; in-sample objective "
+        f"{r.constraints:,} constraints, gap {r.gap:.2%}, solved in {r.solve_s:.1f} s; P(meet) >= "
+        f"{r.p_meet_required:.0%} stood in for by CVaR over the worst {r.chance_tail:.0%} of paths; "
+        "in-sample objective "
         f"{_money(r.in_sample_objective, cur)} (re-simulated on the same paths "
         f"{_money(r.in_sample_resimulated, cur)})"
     )

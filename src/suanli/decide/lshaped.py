@@ -130,7 +130,7 @@ class Recourse:
         pull[self.targeted] = (short[self.targeted] > 0) * weights[None, :]
         chance, chance_grad = {}, {}
         for t in self.chance_quarters:
-            value, w = cvar_weights(self.targets[t] - compute[t], 1.0 - prefs.p_meet_target)
+            value, w = cvar_weights(self.targets[t] - compute[t], self.problem.tail_of_chance)
             chance[t] = value
             one = np.zeros((n_t, s))
             one[t] = w
@@ -270,7 +270,7 @@ class _Cutting:
         )
         self.rules_lo = np.concatenate(program.rows.lower)
         self.rules_hi = np.concatenate(program.rows.upper)
-        self.master = _Master(self.cost, lower, upper, problem.time_limit_s, problem.mip_rel_gap / 10)
+        self.master = _Master(self.cost, lower, upper, problem.time_limit_s, problem.mip_rel_gap / 2)
         self.master.add_rows(self.rules, self.rules_lo, self.rules_hi)
         self.order_cols = [np.asarray(x) for x in program.x]
 

@@ -62,8 +62,14 @@ class Problem:
     contingent: bool = False
     fixed_quarters: int = 0  # orders before this quarter index are fixed to the model's plan
     enforce_chance: bool = True
+    chance_tail: float | None = None  # CVaR share of the chance approximation (default 1 - p)
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-3
+
+    @property
+    def tail_of_chance(self) -> float:
+        """The CVaR share the chance approximation averages over."""
+        return 1.0 - self.preferences.p_meet_target if self.chance_tail is None else self.chance_tail
 
 
 @dataclass(frozen=True)
@@ -371,9 +377,7 @@ class _Program:
                     f"chance target {self.model.quarters[t]}",
                     np.zeros(self.s_count + 1, dtype=np.int64),
                     np.append(v, eta),
-                    np.append(
-                        np.full(self.s_count, 1.0 / ((1.0 - self.prefs.p_meet_target) * self.s_count)), 1.0
-                    ),
+                    np.append(np.full(self.s_count, 1.0 / (self.problem.tail_of_chance * self.s_count)), 1.0),
                     1,
                     -INF,
                     0.0,
