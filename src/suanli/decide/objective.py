@@ -164,11 +164,19 @@ def evaluate(
     observations: Sequence[Observation] = (),
 ) -> Outcome:
     """Simulate ``plan`` on ``paths`` fresh paths (those agreeing with ``observations``) and score it."""
+    raw, planned = simulated(plan, model, paths, seed, observations)
+    return score(name, raw, model=planned, plan=plan, preferences=preferences, imported=imported)
+
+
+def simulated(
+    plan: Plan, model: SupplyModel, paths: int, seed: int, observations: Sequence[Observation] = ()
+) -> tuple[Paths, SupplyModel]:
+    """The paths of ``plan`` that agree with ``observations``, and the model that ordered it."""
     planned = plan.apply(model)
     raw = simulate_paths(planned, paths, seed)
     if observations:
         raw = raw.select(consistent(raw, planned, observations))
-    return score(name, raw, model=planned, plan=plan, preferences=preferences, imported=imported)
+    return raw, planned
 
 
 def paired_difference(
@@ -189,13 +197,7 @@ def paired_difference(
     the spread of the difference over ``batches`` batches of paths (batch means), since the
     CVaR term does not split into a sum over paths.
     """
-    outcomes = []
-    for plan in (first, second):
-        planned = plan.apply(model)
-        raw = simulate_paths(planned, paths, seed)
-        if observations:
-            raw = raw.select(consistent(raw, planned, observations))
-        outcomes.append((raw, planned, plan))
+    outcomes = [(*simulated(plan, model, paths, seed, observations), plan) for plan in (first, second)]
     kept = min(o[0].compute.shape[1] for o in outcomes)
     edges = np.linspace(0, kept, batches + 1).astype(int)
     diffs = []

@@ -34,7 +34,7 @@ from suanli.decide.prim import PrimBox, prim_boxes
 from suanli.errors import InputValueError
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.scenario.model import Scenario
-from suanli.supply.executors import Executor, LocalExecutor
+from suanli.supply.executors import Executor, map_chunks
 from suanli.supply.model import SupplyModel
 from suanli.supply.simulate import draw_block
 
@@ -153,17 +153,7 @@ def robustness(
     job = _Job(scenario, compiler, tuple(plans), paths, seed)
     rows = [(i, points[i].tolist()) for i in range(experiments)]
     chunks = [rows[i : i + 50] for i in range(0, experiments, 50)]
-    own = executor is None
-    runner = executor or LocalExecutor()
-    results: list[tuple[list[float], list[bool]]] = []
-    try:
-        for part in runner.map(partial(_chunk, job, names), chunks):
-            results.extend(part)
-            if progress is not None:
-                progress(len(part))
-    finally:
-        if own:
-            runner.close()
+    results = map_chunks(partial(_chunk, job, names), chunks, executor, progress)
     objective = np.array([r[0] for r in results])  # (n, plans)
     ok = np.array([r[1] for r in results])
     regret = objective - objective.min(axis=1, keepdims=True)

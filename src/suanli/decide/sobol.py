@@ -44,7 +44,7 @@ from suanli.decide.robust import p_meet_required_mean, varied
 from suanli.errors import InputValueError
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.scenario.model import Scenario
-from suanli.supply.executors import Executor, LocalExecutor
+from suanli.supply.executors import Executor, map_chunks
 from suanli.supply.simulate import draw_block
 
 FloatArray = NDArray[np.float64]
@@ -221,17 +221,7 @@ def sobol_indices(
     # Size the fleets once here, so that every chunk (pickled to a Dask worker) finds them cached.
     compiler.compile(scenario)
     job = _SobolJob(scenario, compiler, plan, paths, seed)
-    own = executor is None
-    runner = executor or LocalExecutor()
-    results: list[tuple[float, float]] = []
-    try:
-        for part in runner.map(partial(_chunk, job, names), chunks):
-            results.extend(part)
-            if progress is not None:
-                progress(len(part))
-    finally:
-        if own:
-            runner.close()
+    results = map_chunks(partial(_chunk, job, names), chunks, executor, progress)
     values = np.array(results, dtype=np.float64)  # (points, outputs)
     return SobolIndices(
         scenario=scenario.id,

@@ -89,6 +89,30 @@ class DaskExecutor:
             self._cluster.close()
 
 
+def map_chunks(
+    fn: Callable[[Any], Sequence[R]],
+    chunks: Sequence[Any],
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[R]:
+    """The results of ``fn`` over ``chunks``, flattened in order.
+
+    Runs on ``executor``, or on a local one made for the call and closed after it;
+    ``progress`` hears how many results each finished chunk gave.
+    """
+    runner = executor or LocalExecutor()
+    results: list[R] = []
+    try:
+        for part in runner.map(fn, chunks):
+            results.extend(part)
+            if progress is not None:
+                progress(len(part))
+    finally:
+        if executor is None:
+            runner.close()
+    return results
+
+
 def make_executor(name: str, scheduler: str | None = None) -> Executor:
     """The executor called ``name`` (``local`` or ``dask``)."""
     if name == "local":
