@@ -272,29 +272,38 @@ def meets_in_sample(problem: Problem, sample: Sample, books: Sequence[FloatArray
 
 
 def _calibrate(
-    context: _Context, sample: Sample, solution: Solution, method: Method
+    context: _Context,
+    sample: Sample,
+    solution: Solution,
+    method: Method,
+    *,
+    contingent: bool = False,
+    high: float = 0.95,
+    steps: int = CALIBRATION_STEPS,
 ) -> tuple[Solution, float]:
     """The least conservative CVaR share whose plan still meets the requirement on the sample.
 
     CVaR at ``1 - p`` of the unmet target is a safe but conservative stand-in for P(meet) >= p
     (on the flagship it gives ~91 % where 80 % is asked). A larger share averages over more
-    paths and asks less; bisection finds the largest share whose plan still meets p on the
-    sample with a margin of one standard error of a proportion, then that plan is used.
+    paths and asks less; bisection between ``1 - p`` and ``high`` finds the largest share whose
+    plan (``solution`` is the one at ``1 - p``) still meets p on the sample with a margin of one
+    standard error of a proportion, and that plan is used.
     """
     p = context.preferences.p_meet_target
     wanted = p + np.sqrt(p * (1 - p) / sample.paths)
-    low, high = 1.0 - p, 0.95
+    low = 1.0 - p
     best = (solution, low)
-    if meets_in_sample(context.problem(), sample, solution.books) < wanted:
+    required = context.problem(contingent=contingent)
+    if meets_in_sample(required, sample, solution.books) < wanted:
         return best
-    for _ in range(CALIBRATION_STEPS):
+    for _ in range(steps):
         middle = 0.5 * (low + high)
         try:
-            trial = solve_with(method, context.problem(chance_tail=middle), sample)
+            trial = solve_with(method, context.problem(contingent=contingent, chance_tail=middle), sample)
         except InfeasibleError:
             high = middle
             continue
-        if meets_in_sample(context.problem(), sample, trial.books) >= wanted:
+        if meets_in_sample(required, sample, trial.books) >= wanted:
             low, best = middle, (trial, middle)
         else:
             high = middle
@@ -501,12 +510,18 @@ def _contingent(
 ) -> Contingent:
     """The two-book plan, its value over the best static plan, and how long waiting pays."""
     model, cands = context.model, context.candidates
-    # The calibrated share, unless the two-book plan then falls short on the sample.
+    # The static plan's share first; if the two-book plan then falls short on the sample, a
+    # shorter bisection below it, so that both plans are held to the same requirement.
     solution = solve_with(method, context.problem(contingent=True, chance_tail=chance_tail), sample)
     p = context.preferences.p_meet_target
     wanted = p + np.sqrt(p * (1 - p) / sample.paths)
     if meets_in_sample(context.problem(contingent=True), sample, solution.books) < wanted:
-        solution = solve_with(method, context.problem(contingent=True), sample)
+        safe = solve_with(method, context.problem(contingent=True), sample)
+        solution, _ = (
+            _calibrate(context, sample, safe, method, contingent=True, high=chance_tail, steps=3)
+            if chance_tail > 1.0 - p
+            else (safe, chance_tail)
+        )
     plan = Plan("contingent", solution.books[0], solution.books[1], context.signal)
     result = judge(plan, "wait-then-switch: orders depend on whether the import was approved")
     diff, error = paired_difference(
