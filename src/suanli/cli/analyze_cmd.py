@@ -69,16 +69,14 @@ def _lead(r: Optimization) -> None:
     else:
         first = "[bold]Recommendation:[/] the static plan below."
     console.print(first)
+    names = {b.name for b in r.baselines}
+    over = [n for n in r.result.dominated_by if n in names]
     console.print(
         f"The static plan: expected all-in cost {static.expected_cost / 1e9:,.2f} B {cur}, "
         f"CVaR{r.tail:.0%} of shortfall {static.cvar_shortfall:.2f} target-quarters, P(meet target) >= "
         f"{static.p_meet_required_min:.0%} from {r.p_meet_from}; it dominates "
         f"{', '.join(beaten) or 'no baseline'}, and "
-        + (
-            "no baseline dominates it."
-            if r.not_dominated
-            else f"{', '.join(r.result.dominated_by)} dominate it."
-        )
+        + (f"{', '.join(over)} dominate it." if over else "no baseline dominates it.")
     )
 
 

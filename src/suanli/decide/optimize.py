@@ -126,7 +126,7 @@ class Optimization(BaseModel):
     result: PlanResult  # the recommended static plan in full
     baselines: list[PlanResult]
     contingent: Contingent | None
-    not_dominated: bool
+    not_dominated: bool  # no baseline is as good on (expected cost, CVaR) and better on one
     parent: Optimization | None = None
     changes_from_parent: dict[str, dict[str, float]] | None = None
 
@@ -490,7 +490,7 @@ def optimize_scenario(
         result=best,
         baselines=others,
         contingent=flexible,
-        not_dominated=not best.dominated_by,
+        not_dominated=not set(use.dominated_by) & {b.name for b in others},
         parent=parent_result,
         changes_from_parent=changes,
     )
