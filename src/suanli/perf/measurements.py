@@ -70,6 +70,9 @@ class Measurement(BaseModel):
     value: float = Field(gt=0)
     software: str
     source: str
+    #: The source table the point comes from (a paper's table, a README's results table):
+    #: the unit of the calibrate/validate split, and of the cap on points per source.
+    table: str = Field(min_length=3)
     date: SourceDate
     confidence: Confidence
     split: Literal["calibrate", "validate"]
