@@ -56,6 +56,11 @@ class Accelerator(BaseModel):
     form_factor: str | None = None
     chips_per_server: int = Field(ge=1, le=64, description="Chips in one server or module.")
     scaleup_link: str | None = Field(default=None, description="NVLink4, HCCS, MLU-Link, ...")
+    default_system: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]*$",
+        description="Id of the system record fleets of this chip are sized in unless told otherwise.",
+    )
 
     bf16_dense_tflops: Figure | None = None
     fp16_dense_tflops: Figure | None = None

@@ -1,10 +1,11 @@
-"""The catalog: built-in accelerators and LLMs from package data, plus user catalog files.
+"""The catalog: built-in accelerators, systems and LLMs from package data, plus user files.
 
-Built-in records ship one YAML file per entry under ``suanli/catalog/accelerators`` and
-``suanli/catalog/models``, read lazily through :mod:`importlib.resources` and cached.
+Built-in records ship one YAML file per entry under ``suanli/catalog/accelerators``,
+``suanli/catalog/systems`` and ``suanli/catalog/models``, read lazily through
+:mod:`importlib.resources` and cached.
 
 A user catalog file either holds one record (the same format as a built-in file) or lists
-records under ``accelerators:`` and ``models:``. A record with an id already in the catalog
+records under ``accelerators:``, ``systems:`` and ``models:``. A record with an id already in the catalog
 replaces it; a record with ``base: ID`` starts from that record and replaces the top-level
 fields it gives (a figure is replaced whole, so that its value never keeps another source).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from suanli.catalog.accelerator import Accelerator
 from suanli.catalog.llm import LLM
+from suanli.catalog.system import System, server_of
 from suanli.errors import InputValueError, UnknownIdError
 from suanli.yamlfile import YamlDocument, parse_yaml, read_yaml, validate
 
@@ -36,10 +38,11 @@ def suggest(unknown: str, known: Iterable[str], limit: int = 3) -> list[str]:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Accelerators and LLMs by id."""
+    """Accelerators, the systems they are deployed in, and LLMs, by id."""
 
     accelerators: Mapping[str, Accelerator] = field(default_factory=dict)
     models: Mapping[str, LLM] = field(default_factory=dict)
+    systems: Mapping[str, System] = field(default_factory=dict)
 
     def accelerator(self, accelerator_id: str) -> Accelerator:
         """The accelerator ``accelerator_id``; an :class:`UnknownIdError` names the closest ids."""
@@ -48,6 +51,45 @@ class Catalog:
         except KeyError:
             hints = suggest(accelerator_id, self.accelerators)
             raise UnknownIdError("accelerator", accelerator_id, hints) from None
+
+    def system(self, system_id: str) -> System:
+        """The system ``system_id``; an :class:`UnknownIdError` names the closest ids."""
+        try:
+            return self.systems[system_id]
+        except KeyError:
+            raise UnknownIdError("system", system_id, suggest(system_id, self.systems)) from None
+
+    def systems_of(self, accelerator_id: str) -> list[System]:
+        """Every system built from ``accelerator_id``, by id."""
+        return sorted(
+            (s for s in self.systems.values() if s.accelerator == accelerator_id), key=lambda s: s.id
+        )
+
+    def default_system(self, accelerator_id: str) -> System:
+        """The system fleets of ``accelerator_id`` are sized in unless told otherwise.
+
+        The accelerator's ``default_system``; else its only system record; else a plain
+        server built from the accelerator's own figures (:func:`server_of`).
+        """
+        accelerator = self.accelerator(accelerator_id)
+        if accelerator.default_system is not None:
+            return self.system(accelerator.default_system)
+        own = self.systems_of(accelerator_id)
+        return own[0] if len(own) == 1 else server_of(accelerator)
+
+    def deployment(self, accelerator_id: str, system_id: str | None = None) -> System:
+        """``system_id`` (which must hold ``accelerator_id``), or the accelerator's default."""
+        if system_id is None:
+            return self.default_system(accelerator_id)
+        system = self.system(system_id)
+        if system.accelerator != accelerator_id:
+            hints = [s.id for s in self.systems_of(accelerator_id)]
+            raise InputValueError(
+                f"system {system_id!r} holds {system.accelerator}, not {accelerator_id}"
+                + (f"; systems of {accelerator_id}: {', '.join(hints)}" if hints else ""),
+                field="system",
+            )
+        return system
 
     def model(self, model_id: str) -> LLM:
         """The LLM ``model_id``; an :class:`UnknownIdError` names the closest ids."""
@@ -92,7 +134,35 @@ def builtin_catalog() -> Catalog:
         model = validate(LLM, doc, doc.data)
         _check_id_matches_name(doc, model.id)
         models[model.id] = model
-    return Catalog(accelerators=accelerators, models=models)
+    systems: dict[str, System] = {}
+    for doc in _package_records("systems"):
+        system = validate(System, doc, doc.data)
+        _check_id_matches_name(doc, system.id)
+        _check_accelerator_known(doc, [], system, accelerators)
+        systems[system.id] = system
+    return Catalog(accelerators=accelerators, models=models, systems=systems)
+
+
+def _check_accelerator_known(
+    doc: YamlDocument, path: list[int | str], system: System, accelerators: Mapping[str, Accelerator]
+) -> None:
+    if system.accelerator not in accelerators:
+        raise UnknownIdError(
+            "accelerator",
+            system.accelerator,
+            suggest(system.accelerator, accelerators),
+            file=doc.name,
+            line=doc.line_of([*path, "accelerator"]),
+            field=".".join(map(str, [*path, "accelerator"])),
+        )
+
+
+def _kind_of(data: dict[str, Any]) -> str:
+    if "layers" in data:
+        return "models"
+    if "accelerator" in data and "chips" in data:
+        return "systems"
+    return "accelerators"
 
 
 def _records(doc: YamlDocument) -> list[tuple[str, list[int | str], Any]]:
@@ -101,17 +171,17 @@ def _records(doc: YamlDocument) -> list[tuple[str, list[int | str], Any]]:
     if not isinstance(data, dict):
         raise InputValueError("a catalog file must be a mapping", file=doc.name, line=doc.line_of([]))
     if "id" in data:
-        return [("models" if "layers" in data else "accelerators", [], data)]
-    unknown = sorted(set(data) - {"accelerators", "models"})
+        return [(_kind_of(data), [], data)]
+    unknown = sorted(set(data) - {"accelerators", "systems", "models"})
     if unknown or not data:
         raise InputValueError(
-            "a catalog file holds one record (with 'id') or lists under 'accelerators'/'models'",
+            "a catalog file holds one record (with 'id') or lists under 'accelerators'/'systems'/'models'",
             file=doc.name,
             line=doc.line_of([unknown[0]] if unknown else []),
             field=unknown[0] if unknown else None,
         )
     records: list[tuple[str, list[int | str], Any]] = []
-    for kind in ("accelerators", "models"):
+    for kind in ("accelerators", "systems", "models"):
         entries = data.get(kind) or []
         if not isinstance(entries, list):
             raise InputValueError(
@@ -143,6 +213,7 @@ def with_user_files(catalog: Catalog, paths: Iterable[str | Path]) -> Catalog:
     """``catalog`` with the records of each user file added or replaced, in order."""
     accelerators = dict(catalog.accelerators)
     models = dict(catalog.models)
+    systems = dict(catalog.systems)
     for path in paths:
         doc = read_yaml(path)
         for kind, where, record in _records(doc):
@@ -150,11 +221,16 @@ def with_user_files(catalog: Catalog, paths: Iterable[str | Path]) -> Catalog:
                 data = _resolve_base(doc, where, record, accelerators)
                 accelerator = validate(Accelerator, doc, data, where)
                 accelerators[accelerator.id] = accelerator
+            elif kind == "systems":
+                data = _resolve_base(doc, where, record, systems)
+                system = validate(System, doc, data, where)
+                _check_accelerator_known(doc, where, system, accelerators)
+                systems[system.id] = system
             else:
                 data = _resolve_base(doc, where, record, models)
                 model = validate(LLM, doc, data, where)
                 models[model.id] = model
-    return Catalog(accelerators=accelerators, models=models)
+    return Catalog(accelerators=accelerators, models=models, systems=systems)
 
 
 def load_catalog(user_files: Iterable[str | Path] = ()) -> Catalog:

@@ -1,4 +1,4 @@
-"""``suanli catalog`` and ``suanli models``: list and show catalog records."""
+"""``suanli catalog`` and ``suanli models``: list and show catalog records (accelerators, systems)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from suanli.catalog import SPEC_FIELDS, Accelerator, Catalog, Figure, derive, load_catalog
+from suanli.catalog import SPEC_FIELDS, Accelerator, Catalog, Figure, System, derive, load_catalog
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, number, print_json
 
-catalog_app = typer.Typer(help="Accelerators: specs with provenance, prices, export status.")
+catalog_app = typer.Typer(
+    help="Accelerators and the systems they are deployed in: specs with provenance, prices, export status."
+)
 models_app = typer.Typer(help="LLM architectures and their parameter counts.")
 
 
@@ -41,9 +43,64 @@ def _cell(figure: Figure | None, digits: int = 0) -> str:
     return text + CONFIDENCE_MARK[figure.confidence]
 
 
+#: Figures of a system record, in the order ``catalog show`` lists them.
+SYSTEM_FIGURES = ("scaleup_gb_s", "scaleout_gb_s", "power_kw", "bf16_dense_pflops")
+
+
+def system_record(system: System, catalog: Catalog) -> dict[str, object]:
+    """The system as JSON-ready data, with whether it is its accelerator's default."""
+    record = system.model_dump(mode="json")
+    record["default_for_accelerator"] = catalog.default_system(system.accelerator).id == system.id
+    return record
+
+
+def _systems_table(cat: Catalog) -> Table:
+    table = Table(
+        title="Systems (* default for its accelerator; per-chip GB/s per direction; ᵖ press, ᵉ estimate)"
+    )
+    for header in (
+        "id",
+        "accelerator",
+        "chips",
+        "scale-up domain",
+        "scale-up GB/s",
+        "scale-out GB/s",
+        "kW",
+        "price",
+    ):
+        table.add_column(header, justify="left" if header in ("id", "accelerator") else "right")
+    for system in sorted(cat.systems.values(), key=lambda s: (s.accelerator, s.id)):
+        mark = "*" if cat.default_system(system.accelerator).id == system.id else ""
+        price = "-"
+        if system.price is not None:
+            p = system.price
+            price = f"{p.currency} {p.amount / 1e6:,.2f} M" + CONFIDENCE_MARK[p.confidence]
+        table.add_row(
+            system.id + mark,
+            system.accelerator,
+            str(system.chips_per_system),
+            str(system.domain),
+            _cell(system.scaleup_gb_s),
+            _cell(system.scaleout_gb_s),
+            _cell(system.power_kw, 1),
+            price,
+        )
+    return table
+
+
+@catalog_app.command("systems")
+def catalog_systems(catalog: CatalogFiles = None, json: Json = False) -> None:
+    """List the deployable systems (servers, racks, supernodes) fleets are sized in."""
+    cat = _catalog(catalog)
+    if json:
+        print_json([system_record(s, cat) for s in sorted(cat.systems.values(), key=lambda s: s.id)])
+        return
+    console.print(_systems_table(cat))
+
+
 @catalog_app.command("list")
 def catalog_list(catalog: CatalogFiles = None, json: Json = False) -> None:
-    """Compare every accelerator in the catalog."""
+    """Compare every accelerator in the catalog, then list the systems they are deployed in."""
     cat = _catalog(catalog)
     accelerators = sorted(cat.accelerators.values(), key=lambda a: (a.country != "US", a.vendor, a.id))
     if json:
@@ -82,22 +139,72 @@ def catalog_list(catalog: CatalogFiles = None, json: Json = False) -> None:
             number(price, 1),
         )
     console.print(table)
+    console.print(_systems_table(cat))
+
+
+def _show_system(system: System, cat: Catalog, json: bool) -> None:
+    if json:
+        print_json(system_record(system, cat))
+        return
+    default = cat.default_system(system.accelerator).id == system.id
+    console.print(
+        f"[bold]{system.name}[/] ({system.id}) — {system.vendor}, {system.kind}, {system.year or '?'}: "
+        f"{system.chips_per_system} x {system.accelerator} in scale-up domains of {system.domain} "
+        f"({system.scaleup_link or 'link unnamed'})"
+        + (" — default system of its accelerator" if default else "")
+    )
+    table = Table(show_lines=False)
+    for header in ("field", "value", "range", "confidence", "date", "source"):
+        table.add_column(header)
+    for name, count in (("chips", system.chips), ("scaleup_domain", system.scaleup_domain)):
+        table.add_row(name, str(count.value), "", count.confidence, count.date, count.source)
+    for name in SYSTEM_FIGURES:
+        figure: Figure | None = getattr(system, name)
+        if figure is None:
+            table.add_row(name, "unknown", "", "", "", "")
+            continue
+        low, high = figure.range
+        span = "" if low == high else f"{low:g}-{high:g}"
+        source = figure.source + (f" [dim]({figure.note})[/]" if figure.note else "")
+        table.add_row(name, f"{figure.value:g}", span, figure.confidence, figure.date, source)
+    console.print(table)
+    if system.price is not None:
+        p = system.price
+        console.print(
+            f"price per system {p.currency} {p.amount:,.0f} (range {p.low or p.amount:,.0f}-"
+            f"{p.high or p.amount:,.0f}, {p.confidence}, {p.date}): {p.source}"
+            + (f" [dim]({p.note})[/]" if p.note else "")
+        )
+    for mfu in system.published_mfu:
+        low, high = mfu.range
+        span = f"{low:.0%}" if low == high else f"{low:.0%}-{high:.0%}"
+        console.print(
+            f"published MFU {span} ({mfu.kind}, {mfu.confidence}, {mfu.date}): {mfu.run} — {mfu.source}"
+        )
+    if system.notes:
+        console.print(f"[dim]{system.notes}[/]")
 
 
 @catalog_app.command("show")
 def catalog_show(
-    accelerator_id: Annotated[str, typer.Argument(metavar="ID", help="Accelerator id.")],
+    record_id: Annotated[str, typer.Argument(metavar="ID", help="Accelerator or system id.")],
     catalog: CatalogFiles = None,
     json: Json = False,
 ) -> None:
-    """Show one accelerator with the source of every figure."""
-    a = _catalog(catalog).accelerator(accelerator_id)
+    """Show one accelerator or system with the source of every figure."""
+    cat = _catalog(catalog)
+    if record_id in cat.systems and record_id not in cat.accelerators:
+        _show_system(cat.system(record_id), cat, json)
+        return
+    a = cat.accelerator(record_id)
     if json:
         print_json(accelerator_record(a))
         return
     console.print(
         f"[bold]{a.name}[/] ({a.id}) — {a.vendor}, {a.country}, {a.year}, "
-        f"{a.process or '?'} at {a.foundry or '?'}, stack {a.software_stack}"
+        f"{a.process or '?'} at {a.foundry or '?'}, stack {a.software_stack}; "
+        f"default system {cat.default_system(a.id).id} (systems: "
+        f"{', '.join(s.id for s in cat.systems_of(a.id)) or 'none'})"
     )
     table = Table(show_lines=False)
     for header in ("field", "value", "range", "confidence", "date", "source"):

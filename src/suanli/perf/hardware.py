@@ -1,8 +1,16 @@
 """What the performance model needs of a chip: peaks by precision, bandwidths, capacity.
 
+A :class:`Chip` is an accelerator as deployed in a system: the peaks and memory come from the
+accelerator record, the scale-up domain and the per-chip link bandwidths from the system
+record it sits in (:class:`~suanli.catalog.system.System`), else from the accelerator's own
+figures. A bandwidth neither gives is a :class:`~suanli.errors.MissingDataError` naming the
+field, never an assumed default.
+
 A precision the chip has no figure for is an :class:`~suanli.errors.InfeasibleError`, never a
 silent fallback; the one documented exception is weight-only quantisation (``int4``, ``fp4``
-weights on a chip without that tensor format), which computes at the 16-bit or 8-bit peak.
+weights on a chip without that tensor format), which computes at the 16-bit or 8-bit peak. A
+part the catalog gives only 8-bit peaks for (Ascend 950PR) serves at FP8/INT8 and is refused
+for BF16 work with a message that says so.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from suanli.catalog.accelerator import Accelerator
+from suanli.catalog.system import System, deployed
 from suanli.errors import InfeasibleError, MissingDataError
 
 Precision = Literal["bf16", "fp8", "int8", "int4", "fp4"]
@@ -22,9 +31,12 @@ BYTES: dict[str, float] = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "f
 #: the runtime context, workspaces and fragmentation (vLLM's default gpu_memory_utilization
 #: is 0.9; Megatron users report a similar 5-10 GB reserve on 80 GB parts).
 USABLE_MEMORY_SHARE = 0.9
-#: Per-direction bandwidths assumed where the catalog has no figure (see :func:`chip_of`).
-FALLBACK_SCALEOUT_GB_S = 25.0
-FALLBACK_SCALEUP_GB_S = 32.0
+#: Catalog fields that give each tensor peak, in the order a 16-bit peak is looked up.
+PEAK_FIELDS: dict[str, tuple[str, ...]] = {
+    "bf16": ("bf16_dense_tflops", "fp16_dense_tflops"),
+    "fp8": ("fp8_dense_tflops",),
+    "int8": ("int8_dense_tops",),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,12 @@ class Chip:
             for fallback in ("fp8", "int8", "bf16"):
                 if fallback in self.peak_flops:
                     return self.peak_flops[fallback]
+        if precision == "bf16":
+            have = "/".join(p.upper() for p in sorted(self.peak_flops))
+            instead = f" (only {have}); serve it at {have} instead" if have else ""
+            raise InfeasibleError(
+                f"{self.id} cannot run BF16 (bf16) work: the catalog has no BF16 or FP16 peak for it{instead}"
+            )
         raise InfeasibleError(f"{self.id} has no {precision} tensor peak in the catalog")
 
     def link_bytes_s(self, group: int) -> float:
@@ -70,46 +88,54 @@ def chip_of(
     accelerator: Accelerator,
     memory_gb_override: float | None = None,
     scaleup_domain_override: int | None = None,
+    *,
+    system: System | None = None,
 ) -> Chip:
-    """The performance model's view of ``accelerator``; missing essentials are infeasible.
+    """The performance model's view of ``accelerator`` deployed in ``system``.
 
-    The overrides describe a deployment that differs from the catalog's typical one: a
-    memory slice of a card, or a supernode whose scale-up domain spans more chips
-    (CloudMatrix 384 joins 384 Ascend 910C in one Unified-Bus domain).
+    Without a ``system`` the accelerator's own interconnect figures stand (its
+    ``scaleup_domain``, else one server). The overrides describe a deployment that differs
+    from both: a memory slice of a card, or a scale-up domain of another size. Missing
+    essentials raise :class:`MissingDataError` naming the catalog fields.
     """
+    if system is not None:
+        accelerator = deployed(accelerator, system)
+    peaks: dict[str, float] = {}
+    for precision, fields in PEAK_FIELDS.items():
+        value = next((v for f in fields if (v := accelerator.spec(f)) is not None), None)
+        if value is not None:
+            peaks[precision] = value * 1e12
     missing = [
         name
         for name, value in (
-            ("bf16_dense_tflops or fp16_dense_tflops", accelerator.matmul_16bit_tflops),
+            (
+                "a tensor peak (bf16_dense_tflops, fp16_dense_tflops, fp8_dense_tflops or int8_dense_tops)",
+                peaks or None,
+            ),
             ("memory_gb", accelerator.spec("memory_gb")),
             ("memory_tb_s", accelerator.spec("memory_tb_s")),
+            ("scaleup_gb_s", accelerator.spec("scaleup_gb_s")),
+            ("scaleout_gb_s", accelerator.spec("scaleout_gb_s")),
         )
         if value is None
     ]
     if missing:
+        where = f" or system {system.id}" if system is not None else ""
         raise MissingDataError(
-            f"{accelerator.id}: the catalog lacks {', '.join(missing)}, which the performance model needs"
+            f"{accelerator.id}: the catalog{where} lacks {', '.join(missing)}, which the performance "
+            "model needs (give it in the accelerator or its system record)"
         )
-    peaks = {"bf16": accelerator.matmul_16bit_tflops}
-    for precision, field in (("fp8", "fp8_dense_tflops"), ("int8", "int8_dense_tops")):
-        value = accelerator.spec(field)
-        if value is not None:
-            peaks[precision] = value
-    memory_gb = memory_gb_override or accelerator.spec("memory_gb")
-    scaleup = accelerator.spec("scaleup_gb_s")
-    scaleout = accelerator.spec("scaleout_gb_s")
-    # Assumptions where the catalog is silent: a 200 Gb/s NIC per chip (25 GB/s per
-    # direction), the common RoCE/IB port of domestic 8-card servers, and PCIe 4.0 x16
-    # (32 GB/s per direction) between chips of one server without a stated scale-up link.
-    scaleout_gb_s = FALLBACK_SCALEOUT_GB_S if scaleout is None else scaleout
+    memory_gb = memory_gb_override or accelerator.spec("memory_gb") or 0.0
+    domain = scaleup_domain_override or int(
+        accelerator.spec("scaleup_domain") or accelerator.chips_per_server
+    )
     return Chip(
         id=accelerator.id,
         stack=accelerator.software_stack,
-        peak_flops={k: v * 1e12 for k, v in peaks.items() if v is not None},
-        memory_bytes=float(memory_gb or 0) * 1e9,
+        peak_flops=peaks,
+        memory_bytes=float(memory_gb) * 1e9,
         memory_bytes_s=float(accelerator.spec("memory_tb_s") or 0) * 1e12,
-        scaleup_bytes_s=(FALLBACK_SCALEUP_GB_S if scaleup is None else scaleup) * 1e9,
-        scaleup_domain=scaleup_domain_override
-        or int(accelerator.spec("scaleup_domain") or accelerator.chips_per_server),
-        scaleout_bytes_s=scaleout_gb_s * 1e9,
+        scaleup_bytes_s=float(accelerator.spec("scaleup_gb_s") or 0) * 1e9,
+        scaleup_domain=domain,
+        scaleout_bytes_s=float(accelerator.spec("scaleout_gb_s") or 0) * 1e9,
     )
