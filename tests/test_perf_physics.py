@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from suanli.catalog import LLM, Accelerator, Figure, builtin_catalog
 from suanli.errors import InfeasibleError, InputValueError, MissingDataError, SuanliError
 from suanli.perf import predict_inference, predict_training
+from suanli.perf.calibration_data import residual_summary
 from suanli.perf.efficiency import efficiency_table
 from suanli.perf.hardware import chip_of
 from suanli.perf.search import enumerate_plans
@@ -21,6 +22,7 @@ from suanli.perf.training_model import (
     memory_per_chip,
     step_cost,
 )
+from suanli.perf.uncertainty import PRIOR_SIGMA, shrunk_sigma
 from suanli.perf.workload import model_work
 from tests.strategies import bandwidth_scale, dense_models, nvidia_chips
 
@@ -59,7 +61,7 @@ def test_more_bandwidth_never_slows_decode(
 def _plans(n: int, **fixed: int) -> Plans:
     columns = {
         k: np.full(n, fixed.get(k, 1), dtype=np.int64)
-        for k in ("tp", "pp", "dp", "cp", "ep", "vp", "mb", "recompute", "zero")
+        for k in ("tp", "pp", "dp", "cp", "ep", "etp", "vp", "mb", "recompute", "zero")
     }
     return Plans(**columns)
 
@@ -124,11 +126,14 @@ def test_zero_and_tp_shard_memory() -> None:
 
 def test_search_is_exhaustive_and_valid() -> None:
     work = model_work(CAT.model("llama3.1-405b"))
-    plans = enumerate_plans(work, 16384, 8192, 2048 * 8192.0)
+    search = enumerate_plans(work, 16384, 8192, 2048 * 8192.0, scaleup_domain=8)
+    plans = search.plans
     assert len(plans) > 1000
     assert np.all(plans.tp * plans.pp * plans.dp * plans.cp == 16384)
     assert np.all((2048 % (plans.dp * plans.mb)) == 0)
-    assert np.all(plans.dp % plans.ep == 0)
+    assert np.all((plans.tp * plans.cp * plans.dp) % (plans.ep * plans.etp) == 0)
+    assert np.all(plans.tp <= 8)  # never across the scale-up domain unless pinned
+    assert search.rejected["tp-beyond-scaleup"] > 0
 
 
 def test_search_picks_fastest_feasible_plan() -> None:
@@ -155,15 +160,21 @@ def test_pinned_plan_is_respected() -> None:
 
 def test_days_follow_tokens() -> None:
     pred = predict_training(CAT.model("llama3-8b"), CAT.accelerator("h100-sxm"), 64, tokens=1e12)
-    assert pred.days == pytest.approx(1e12 / pred.tokens_per_s / 86400)
+    assert 0.95 < pred.goodput < 1.0
+    assert pred.days == pytest.approx(1e12 / (pred.tokens_per_s * pred.goodput) / 86400)
 
 
 def test_interval_brackets_prediction() -> None:
     pred = predict_training(CAT.model("llama3-8b"), CAT.accelerator("ascend-910b"), 64)
     assert pred.interval.p10 < pred.tokens_per_s < pred.interval.p90
-    # A stack with no measurements of its own gets the wide prior.
+    # A stack with no measurements of its own gets the prior; a measured one the spread of
+    # its own held-out residuals (shrunk towards the prior), whatever that turns out to be.
     musa = predict_training(CAT.model("llama3-8b"), CAT.accelerator("mtt-s4000"), 64)
-    assert musa.interval.sigma_log > pred.interval.sigma_log
+    assert musa.interval.sigma_log == pytest.approx(PRIOR_SIGMA)
+    stored = residual_summary("cann", "training", True)
+    assert stored is not None
+    assert stored.points >= 3
+    assert pred.interval.sigma_log == pytest.approx(shrunk_sigma(stored))
 
 
 def test_model_too_big_is_infeasible() -> None:
@@ -176,13 +187,21 @@ def test_model_too_big_is_infeasible() -> None:
 
 
 def test_indivisible_chips_are_infeasible() -> None:
-    with pytest.raises(InfeasibleError, match="no parallelism plan"):
+    # A pinned degree that cannot divide the chips is the user's error, named as such.
+    with pytest.raises(InputValueError, match="must divide the 7 chips") as caught:
         predict_training(
             CAT.model("llama3-70b"),
             CAT.accelerator("h100-sxm"),
             7,
             global_batch_tokens=1024 * 4096.0,
             plan={"tp": 2},
+        )
+    assert caught.value.field == "tp"
+    # Nothing pinned, yet 97 chips (a prime above the 80 layers) divide neither the heads nor
+    # 1,024 sequences, and a 97-stage pipeline would leave stages without a layer.
+    with pytest.raises(InfeasibleError, match="no parallelism plan"):
+        predict_training(
+            CAT.model("llama3-70b"), CAT.accelerator("h100-sxm"), 97, global_batch_tokens=1024 * 4096.0
         )
 
 

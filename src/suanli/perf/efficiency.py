@@ -29,6 +29,14 @@ class StackEfficiency(BaseModel):
     ``collective_latency_us`` is the fixed cost of one collective within a server;
     ``moe_dispatch_latency_us`` that of one expert-parallel dispatch or combine in serving,
     which spans many chips and waits for the slowest expert.
+    ``kv_reserved_output_share`` is the share of a request's output length whose KV cache
+    the serving scheduler holds for it while it runs: 1 where it reserves the whole
+    sequence at admission (TensorRT-LLM's default GUARANTEED_NO_EVICT policy), 0.5 where
+    blocks are allocated as tokens are generated (vLLM's PagedAttention), so that a request
+    in flight holds its prompt and half its output on average. ``ep_overlap`` is the share
+    of a serving step's kernel time behind which expert dispatch and combine hide when the
+    step is split into two overlapped micro-batches (DeepSeek's and SGLang's two-batch
+    overlap, CloudMatrix-Infer's micro-batch pipeline).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -41,6 +49,15 @@ class StackEfficiency(BaseModel):
     collective_latency_us: float = Field(ge=0)
     moe_dispatch_latency_us: float = Field(ge=0)
     decode_overhead_us_per_layer: float = Field(ge=0)
+    kv_reserved_output_share: float = Field(default=0.5, ge=0.5, le=1)
+    ep_overlap: float = Field(default=0.0, ge=0, le=1)
+    #: Fixed time (microseconds) per MoE layer per micro-batch in training, forward and
+    #: backward, that does not scale with the tokens: router and permutation kernels, the
+    #: device-to-host sync a dropless grouped GEMM needs for its per-expert token counts,
+    #: the launches it serialises. Fitted per stack on the calibrate split; the fit lands
+    #: near 10 ms, far above what launches and syncs cost (~1 ms), so it also stands for
+    #: MoE-layer costs the model does not resolve (see the validation note).
+    moe_layer_overhead_us: float = Field(default=1000.0, ge=0)
     source: str
 
     def gemm_share(self, precision: str) -> float:
@@ -61,6 +78,7 @@ class CalibratedFactors(BaseModel):
     memory: float | None = Field(default=None, gt=0, le=1)
     comm_overlap: float | None = Field(default=None, ge=0, le=1)
     moe_dispatch_latency_us: float | None = Field(default=None, ge=0)
+    moe_layer_overhead_us: float | None = Field(default=None, ge=0)
 
 
 class EfficiencyFile(BaseModel):
@@ -97,7 +115,7 @@ def apply_calibration(
     for stack, fitted in calibrated.items():
         base = stacks.get(stack, priors["default"])
         update: dict[str, object] = {"gemm": {**base.gemm, **fitted.gemm}}
-        for name in ("memory", "comm_overlap", "moe_dispatch_latency_us"):
+        for name in ("memory", "comm_overlap", "moe_dispatch_latency_us", "moe_layer_overhead_us"):
             if getattr(fitted, name) is not None:
                 update[name] = getattr(fitted, name)
         update["source"] = f"{base.source}; fitted factors calibrated on the calibrate split"

@@ -54,6 +54,12 @@ class TrainingPrediction(BaseModel):
     plans_evaluated: int
     plans_feasible: int
     search_plans_per_s: float
+    #: Plans that would divide evenly but that practitioners do not run, by reason.
+    plans_rejected: dict[str, int] = {}
+    #: Expected share of wall time spent on productive steps at this fleet size (failures,
+    #: restarts and checkpoints take the rest); step-time figures above exclude it.
+    goodput: float = 1.0
+    warnings: list[str] = []
 
 
 class InferencePrediction(BaseModel):
@@ -84,3 +90,16 @@ class InferencePrediction(BaseModel):
     bound: str
     breakdown: dict[str, float]
     interval: Interval
+    #: offline, decode, prefill or disaggregated; for prefill ``tokens_per_s`` counts prompt tokens.
+    objective: str = "offline"
+    #: Prompt tokens prefilled per second by these chips (0 for a decode-only objective).
+    input_tokens_per_s: float = 0.0
+    #: Chips of the prefill and decode pools (and their instance sizes), disaggregated only.
+    pools: dict[str, int] | None = None
+    #: The decoding instance's layout: chips, attention TP and DP, expert EP or TP.
+    plan: dict[str, int] = {}
+    #: Mean tokens emitted per sequence per step (1 without speculative decoding).
+    spec_accept_length: float = 1.0
+    spec_draft_tokens: int = 0
+    #: Compute roofline of ``tokens_per_s``: the chips' dense peak over 2 FLOPs per weight.
+    roofline_tokens_per_s: float | None = None

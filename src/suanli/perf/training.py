@@ -12,9 +12,11 @@ from suanli.catalog.llm import LLM
 from suanli.errors import InfeasibleError, InputValueError
 from suanli.perf.calibration_data import residual_summary
 from suanli.perf.efficiency import EfficiencyTable, efficiency_table
+from suanli.perf.goodput import goodput
 from suanli.perf.hardware import chip_of
+from suanli.perf.moe import LOAD_IMBALANCE
 from suanli.perf.results import RankedPlan, TrainingPrediction
-from suanli.perf.search import enumerate_plans
+from suanli.perf.search import PRACTICE, enumerate_plans
 from suanli.perf.training_model import step_cost
 from suanli.perf.uncertainty import interval
 from suanli.perf.workload import model_work
@@ -48,12 +50,16 @@ def predict_training(
     scaleup_domain: int | None = None,
     flash_attention: bool = True,
     efficiency: EfficiencyTable | None = None,
+    load_imbalance: float = LOAD_IMBALANCE,
 ) -> TrainingPrediction:
     """Predict training speed of ``model`` on ``chips`` of ``accelerator``.
 
     Without a ``plan`` every valid plan is searched and the fastest that fits in memory wins;
-    a partial plan pins the dimensions it names. ``tokens`` (a training budget) yields days.
-    Raises :class:`InfeasibleError` when no plan fits.
+    a partial plan pins the dimensions it names. ``tokens`` (a training budget) yields days,
+    counting the fleet's goodput (failures, restarts, checkpoints). ``load_imbalance`` is
+    the busiest expert rank's load over the mean (MoE; 1 under forced-balanced routing).
+    Raises :class:`InputValueError` for a pinned plan that cannot run and
+    :class:`InfeasibleError` when no plan fits.
     """
     if chips < 1:
         raise InputValueError(f"must be >= 1 (got {chips})", field="chips")
@@ -70,9 +76,17 @@ def predict_training(
     eff = table.for_stack(chip.stack)
     chip.compute_peak(precision)  # raises when the chip lacks the format
     work = model_work(model)
+    if global_batch_tokens is not None and not seq_len <= global_batch_tokens <= 1e12:
+        raise InputValueError(
+            f"must be between one sequence ({seq_len}) and 1e12 tokens (got {global_batch_tokens:g})",
+            field="global_batch_tokens",
+        )
+    if not 1.0 <= load_imbalance <= 10.0:
+        raise InputValueError(f"must be between 1 and 10 (got {load_imbalance:g})", field="load_imbalance")
     batch = global_batch_tokens or default_global_batch_tokens(chips, seq_len)
     started = time.perf_counter()
-    plans = enumerate_plans(work, chips, seq_len, batch, plan)
+    search = enumerate_plans(work, chips, seq_len, batch, plan, scaleup_domain=chip.scaleup_domain)
+    plans = search.plans
     if len(plans) == 0:
         raise InfeasibleError(
             f"no parallelism plan divides {chips} chips, {model.layers} layers, {model.heads} heads and "
@@ -88,6 +102,7 @@ def predict_training(
         global_batch_tokens=batch,
         precision=precision,
         flash_attention=flash_attention,
+        load_imbalance=load_imbalance,
     )
     search_seconds = time.perf_counter() - started
     fits = cost.memory_bytes <= chip.usable_memory_bytes
@@ -105,6 +120,9 @@ def predict_training(
     model_flops = work.model_flops_per_token(seq_len) * batch
     peak = chip.compute_peak(precision)
     mfu = model_flops / (step * chips * peak)
+    roofline = chips * peak / work.model_flops_per_token(seq_len)  # tokens/s at MFU 1
+    share = goodput(chips)
+    warnings = [f"{count:,} plans left out: {PRACTICE[reason]}" for reason, count in search.rejected.items()]
     summary = residual_summary(chip.stack, "training", table.is_measured(chip.stack))
     basis = f"{chip.stack} training residuals"
     breakdown = {
@@ -116,6 +134,7 @@ def predict_training(
         "pp_bubble": cost.pp_bubble_s,
         "pp_comm": cost.pp_comm_s,
         "dp": cost.dp_s,
+        "sync": cost.sync_s,
     }
     return TrainingPrediction(
         model=model.id,
@@ -130,12 +149,12 @@ def predict_training(
         tokens_per_s_per_chip=tokens_per_s / chips,
         mfu=mfu,
         model_tflops_per_chip=model_flops / step / chips / 1e12,
-        days=None if tokens is None else tokens / tokens_per_s / 86_400,
+        days=None if tokens is None else tokens / (tokens_per_s * share) / 86_400,
         memory_gb_per_chip=float(cost.memory_bytes[best]) / 1e9,
         memory_gb_available=chip.usable_memory_bytes / 1e9,
         breakdown={k: float(v[best]) for k, v in breakdown.items()},
-        interval=interval(tokens_per_s, summary, basis),
-        mfu_interval=interval(mfu, summary, basis),
+        interval=interval(tokens_per_s, summary, basis, ceiling=roofline),
+        mfu_interval=interval(mfu, summary, basis, ceiling=1.0),
         top_plans=[
             RankedPlan(
                 plan=plans.row(int(i)),
@@ -148,4 +167,7 @@ def predict_training(
         plans_evaluated=len(plans),
         plans_feasible=int(fits.sum()),
         search_plans_per_s=len(plans) / max(search_seconds, 1e-9),
+        plans_rejected=search.rejected,
+        goodput=share,
+        warnings=warnings,
     )

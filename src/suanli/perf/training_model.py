@@ -9,9 +9,19 @@ thousands of plans in one pass. The model, per optimiser step:
 * tensor parallel (sequence-parallel all-gather/reduce-scatter, four per layer forward and
   four backward), context-parallel KV exchange and MoE all-to-all, on the scale-up link when
   the group fits in one domain and on the scale-out network otherwise;
-* pipeline bubble ``(pp - 1) / vp`` micro-batch times and stage-boundary transfers;
+* pipeline bubble ``(pp - 1) / vp`` micro-batch times of the busiest stage (the last one
+  also computes the output head) and stage-boundary transfers;
 * data-parallel gradient reduction (and ZeRO-3 weight gathers), hidden behind the backward
-  pass up to ``DP_OVERLAP`` of it.
+  pass up to ``DP_OVERLAP`` of it, dense weights over ``dp * cp`` and expert weights over
+  the expert-data-parallel group;
+* MoE layers as Megatron-Core lays them out ("parallel folding", arXiv 2504.14960): the
+  expert-parallel group of ``ep * etp`` chips is folded over the ``tp * cp * dp`` chips of a
+  pipeline stage, independent of the dense layers' ``tp``; routed experts run as grouped
+  GEMMs whose efficiency falls with the tokens each expert receives, the busiest rank waits
+  for its share of the load imbalance, and dispatch/combine all-to-alls cross the fabric
+  the group spans;
+* synchronisation at scale: every step waits for the slowest of the fleet's scale-up
+  domains (extreme value of their step-time jitter).
 
 References
 ----------
@@ -31,6 +41,7 @@ from numpy.typing import NDArray
 
 from suanli.perf.efficiency import StackEfficiency
 from suanli.perf.hardware import Chip
+from suanli.perf.moe import LOAD_IMBALANCE, dispatch_combine_seconds, grouped_gemm_efficiency
 from suanli.perf.workload import ModelWork
 
 FloatArray = NDArray[np.float64]
@@ -57,6 +68,13 @@ ELEMENTWISE_BYTES_PER_H = 200.0
 OPTIMIZER_BYTES_PER_PARAM = 32.0
 #: Bytes per parameter held in memory: bf16 weights, fp32 gradients, fp32 master + 2 moments.
 WEIGHT_BYTES, GRAD_BYTES, OPTIMIZER_BYTES = 2.0, 4.0, 12.0
+#: Coefficient of variation of one scale-up domain's step time (kernel timing, thermal and
+#: clock variation, network congestion). A synchronous step waits for the slowest of ``n``
+#: domains, about ``1 + cv * sqrt(2 ln n)`` times the mean (the expected maximum of ``n``
+#: normal draws). Assumption, range 0.005-0.02: ByteDance's five-month trace (Lin et al.,
+#: "Understanding Stragglers in Large Model Training Using What-if Analysis", OSDI 2025,
+#: arXiv 2505.05713) finds straggling common and often not caused by failures.
+STEP_JITTER_CV = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,7 @@ class Plans:
     mb: IntArray
     recompute: IntArray  # index into RECOMPUTE
     zero: IntArray
+    etp: IntArray  # tensor parallelism inside each expert (separate from the dense tp)
 
     def __len__(self) -> int:
         return int(self.tp.shape[0])
@@ -100,6 +119,7 @@ class StepCost:
     pp_bubble_s: FloatArray
     pp_comm_s: FloatArray
     dp_s: FloatArray
+    sync_s: FloatArray  # waiting for the slowest scale-up domain
     memory_bytes: FloatArray
     micro_batches: FloatArray
 
@@ -113,6 +133,7 @@ class _Layout:
     dp: FloatArray
     cp: FloatArray
     ep: FloatArray
+    etp: FloatArray
     vp: FloatArray
     micro: FloatArray  # micro-batches per step on one pipeline
     tokens_mb: FloatArray  # tokens of one micro-batch on one chip's sequence slice
@@ -120,11 +141,16 @@ class _Layout:
     recompute: IntArray
     zero: IntArray
 
+    @property
+    def expert_dp(self) -> FloatArray:
+        """Replicas of each expert shard: the stage's chips over the expert group."""
+        return np.asarray(self.tp * self.cp * self.dp / (self.ep * self.etp), dtype=np.float64)
+
     @classmethod
     def of(cls, work: ModelWork, plans: Plans, seq_len: int, global_batch_tokens: float) -> _Layout:
-        tp, pp, dp, cp, ep, vp, mb = (
+        tp, pp, dp, cp, ep, etp, vp, mb = (
             a.astype(np.float64)
-            for a in (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp, plans.mb)
+            for a in (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.etp, plans.vp, plans.mb)
         )
         return cls(
             tp=tp,
@@ -132,6 +158,7 @@ class _Layout:
             dp=dp,
             cp=cp,
             ep=ep,
+            etp=etp,
             vp=vp,
             micro=global_batch_tokens / seq_len / (dp * mb),
             tokens_mb=mb * seq_len / cp,
@@ -155,6 +182,20 @@ def _comm_time(
     return volume / bandwidth + ops * eff.collective_latency_us * 1e-6
 
 
+def tokens_per_expert(work: ModelWork, lay: _Layout) -> FloatArray:
+    """Tokens each routed expert multiplies in one micro-batch (uniform routing).
+
+    Each chip of a stage holds ``tokens_mb / tp`` tokens after the sequence-parallel
+    scatter; the ``ep * etp`` chips of an expert group send their tokens' ``k`` copies to
+    the ``experts`` experts.
+    """
+    if not work.experts:
+        return np.zeros_like(lay.tp)
+    return np.asarray(
+        lay.tokens_mb / lay.tp * lay.ep * lay.etp * work.active_experts / work.experts, dtype=np.float64
+    )
+
+
 def _compute_seconds(
     work: ModelWork,
     chip: Chip,
@@ -164,21 +205,30 @@ def _compute_seconds(
     seq_len: int,
     batch: float,
     precision: str,
+    load_imbalance: float,
 ) -> FloatArray:
-    full = lay.recompute == 2
-    gemm_flops = 6.0 * work.flops_params * np.where(full, 4.0 / 3.0, 1.0)
-    causal_attention = work.attention_flops_per_token(seq_len) / 2
-    attn_flops = causal_attention * np.where(lay.recompute >= 1, 4.0 / 3.0, 1.0)
-    # The bottleneck stage holds ceil(L/pp) layers; the work of a stage scales with it.
-    chips = lay.tp * lay.pp * lay.dp * lay.cp
-    tokens_per_chip = batch / chips * lay.stage_layers * lay.pp / work.layers
+    """Matrix-unit seconds per step on the busiest chip of the busiest pipeline stage."""
+    again = np.where(lay.recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation: a second forward
+    body = work.flops_params - work.head_params - work.routed_active
+    head = work.head_params  # on the last stage only
+    causal_attention = work.attention_flops_per_token(seq_len) / 2 / work.layers
+    attn = causal_attention * np.where(lay.recompute >= 1, 4.0 / 3.0, 1.0)
+    tokens_per_chip = batch / (lay.tp * lay.cp * lay.dp)  # tokens one tensor-parallel rank handles
+    per_layer = lay.stage_layers / work.layers
     shard = work.hidden / lay.tp
     shape = shard / (shard + GEMM_KNEE) * lay.tokens_mb / (lay.tokens_mb + GEMM_KNEE)
     rate = chip.compute_peak(precision) * eff.gemm_share(precision)
-    return np.asarray(
-        tokens_per_chip * (gemm_flops / (rate * shape) + attn_flops / (rate * ATTENTION_EFFICIENCY)),
-        dtype=np.float64,
-    )
+    dense_s = (6.0 * body * again * per_layer + 6.0 * head) / (rate * shape)
+    # FP8 training (Transformer Engine, DeepSeek-V3) casts the linear layers only: the
+    # attention kernels still run in BF16.
+    attention_rate = chip.compute_peak("bf16") * eff.gemm_share("bf16") if "bf16" in chip.peak_flops else rate
+    attention_s = attn * lay.stage_layers / (attention_rate * ATTENTION_EFFICIENCY)
+    expert_s = np.zeros_like(dense_s)
+    if work.experts:
+        width = work.expert_ffn / lay.etp
+        expert_shape = grouped_gemm_efficiency(tokens_per_expert(work, lay)) * width / (width + GEMM_KNEE)
+        expert_s = 6.0 * work.routed_active * again * per_layer * load_imbalance / (rate * expert_shape)
+    return np.asarray(tokens_per_chip * (dense_s + attention_s + expert_s), dtype=np.float64)
 
 
 def _elementwise_bytes(work: ModelWork, lay: _Layout, *, seq_len: int, flash_attention: bool) -> FloatArray:
@@ -192,7 +242,9 @@ def _elementwise_bytes(work: ModelWork, lay: _Layout, *, seq_len: int, flash_att
     )
 
 
-def _parallel_comm(work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layout) -> dict[str, FloatArray]:
+def _parallel_comm(
+    work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layout, *, load_imbalance: float, precision: str
+) -> dict[str, FloatArray]:
     """Tensor-, context- and expert-parallel traffic of one step, before overlap."""
     act = 2.0 * lay.tokens_mb * work.hidden  # bytes of one micro-batch slice's activations
     per_step = lay.stage_layers * lay.micro
@@ -205,10 +257,16 @@ def _parallel_comm(work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layo
     cp_ops = 3.0 * (lay.cp - 1) * per_step
     cp_volume = cp_ops * lay.tokens_mb * work.kv_dim / lay.tp * 2.0
     cp_s = 0.5 * _comm_time(chip, eff, lay.tp * lay.cp, cp_volume, cp_ops)
-    # MoE: dispatch and combine, forward and backward, of every local token to k experts.
-    ep_ops = 4.0 * per_step * work.moe_layers / work.layers
-    ep_volume = ep_ops * (lay.ep - 1) / lay.ep * act / lay.tp * work.active_experts
-    ep_s = _comm_time(chip, eff, lay.ep * lay.tp * lay.cp, ep_volume, ep_ops)
+    # MoE: dispatch and combine, forward and backward (and the recomputed forward), of each
+    # local token's k copies; the busiest rank receives its share of the imbalance. FP8
+    # training dispatches in FP8 (DeepSeek-V3, arXiv 2412.19437 section 3.3) and combines in BF16.
+    moe_share = work.moe_layers / work.layers
+    ep_ops = np.where(lay.recompute == 2, 6.0, 4.0) * per_step * moe_share
+    token_bytes = (1.0 + 2.0) / 2.0 * work.hidden if precision == "fp8" else 2.0 * work.hidden
+    ep_tokens = ep_ops * lay.tokens_mb / lay.tp * load_imbalance
+    ep_s = dispatch_combine_seconds(
+        chip, eff, lay.ep * lay.etp, ep_tokens, max(work.active_experts, 1), token_bytes, ep_ops
+    )
     return {
         "tp": np.where(lay.tp > 1, tp_s, 0.0),
         "cp": np.where(lay.cp > 1, cp_s, 0.0),
@@ -216,16 +274,24 @@ def _parallel_comm(work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layo
     }
 
 
-def _data_parallel_seconds(
-    chip: Chip, eff: StackEfficiency, lay: _Layout, params_local: FloatArray
-) -> FloatArray:
+def _data_parallel_seconds(chip: Chip, eff: StackEfficiency, lay: _Layout, work: ModelWork) -> FloatArray:
+    """Gradient reduction (and ZeRO-3 weight gathers) of dense and expert weights.
+
+    Dense weights are replicated over ``dp * cp`` chips, expert weights over the expert
+    data-parallel group; both groups stride over the stage's other dimensions, so they span
+    the whole stage.
+    """
+    dense_local, expert_local = _params_split(work, lay.tp, lay.pp, lay.ep, lay.etp)
     sharded = lay.zero >= 1  # reduce-scatter gradients, all-gather weights
-    volume = np.where(sharded, (GRAD_BYTES + WEIGHT_BYTES) * params_local, 2.0 * GRAD_BYTES * params_local)
-    volume = volume + np.where(lay.zero >= 3, 2.0 * WEIGHT_BYTES * params_local * lay.micro, 0.0)
-    seconds = _comm_time(
-        chip, eff, lay.dp * lay.tp * lay.cp, volume * (lay.dp - 1) / lay.dp, 2.0 * lay.stage_layers
-    )
-    return np.where(lay.dp > 1, seconds, 0.0)
+    per_param = np.where(sharded, GRAD_BYTES + WEIGHT_BYTES, 2.0 * GRAD_BYTES)
+    gather = np.where(lay.zero >= 3, 2.0 * WEIGHT_BYTES * lay.micro, 0.0)
+    span = lay.dp * lay.tp * lay.cp
+    total = np.zeros_like(lay.tp)
+    for params, group in ((dense_local, lay.dp * lay.cp), (expert_local, lay.expert_dp)):
+        volume = (per_param + gather) * params * (group - 1) / np.maximum(group, 1.0)
+        seconds = _comm_time(chip, eff, span, volume, 2.0 * lay.stage_layers)
+        total = total + np.where((group > 1) & (params > 0), seconds, 0.0)
+    return total
 
 
 def step_cost(
@@ -238,8 +304,12 @@ def step_cost(
     global_batch_tokens: float,
     precision: str,
     flash_attention: bool = True,
+    load_imbalance: float = LOAD_IMBALANCE,
 ) -> StepCost:
     """Step time and memory per chip of each plan (no feasibility filtering).
+
+    ``load_imbalance`` is the busiest expert rank's tokens over the mean (1 for a run with
+    forced-balanced routing, as some benchmarks use).
 
     Without ``flash_attention`` (Megatron-LM before 2022) each layer also writes and reads
     its attention scores, softmax and dropout mask: ``5 * heads * s^2`` bytes per sequence
@@ -249,21 +319,39 @@ def step_cost(
     lay = _Layout.of(work, plans, seq_len, global_batch_tokens)
     bandwidth = chip.memory_bytes_s * eff.memory
     compute_s = _compute_seconds(
-        work, chip, eff, lay, seq_len=seq_len, batch=global_batch_tokens, precision=precision
+        work,
+        chip,
+        eff,
+        lay,
+        seq_len=seq_len,
+        batch=global_batch_tokens,
+        precision=precision,
+        load_imbalance=load_imbalance,
     )
     elementwise_s = (
         _elementwise_bytes(work, lay, seq_len=seq_len, flash_attention=flash_attention) / bandwidth
     )
-    params_local = _params_per_chip(work, lay.tp, lay.pp, lay.ep)
-    optimizer_s = OPTIMIZER_BYTES_PER_PARAM * params_local / np.where(lay.zero >= 1, lay.dp, 1.0) / bandwidth
+    dense_local, expert_local = _params_split(work, lay.tp, lay.pp, lay.ep, lay.etp)
+    sharded = lay.zero >= 1
+    optimizer_s = (
+        OPTIMIZER_BYTES_PER_PARAM
+        * (
+            dense_local / np.where(sharded, lay.dp * lay.cp, 1.0)
+            + expert_local / np.where(sharded, lay.expert_dp, 1.0)
+        )
+        / bandwidth
+    )
 
     # Communication overlapped with GEMMs hides behind up to comm_overlap of the compute.
-    comm = _parallel_comm(work, chip, eff, lay)
+    comm = _parallel_comm(work, chip, eff, lay, load_imbalance=load_imbalance, precision=precision)
     total = comm["tp"] + comm["cp"] + comm["ep"]
     hidden = np.minimum(total, eff.comm_overlap * compute_s)
     exposed = np.where(total > 0, 1.0 - hidden / np.maximum(total, 1e-30), 1.0)
     tp_s, cp_s, ep_s = (comm[k] * exposed for k in ("tp", "cp", "ep"))
 
+    # Fixed per-layer cost of MoE layers (router, permutation, host sync, launches).
+    moe_layers = lay.stage_layers * work.moe_layers / work.layers
+    compute_s = compute_s + lay.micro * moe_layers * eff.moe_layer_overhead_us * 1e-6
     per_micro = (compute_s + elementwise_s + tp_s + cp_s + ep_s) / lay.micro
     pp_bubble_s = np.where(lay.pp > 1, (lay.pp - 1) / lay.vp * per_micro, 0.0)
     pp_ops = 2.0 * lay.micro * lay.vp
@@ -275,11 +363,14 @@ def step_cost(
     )
 
     # Gradient reduction hides behind up to DP_OVERLAP of the backward pass (2/3 of compute).
-    dp_raw = _data_parallel_seconds(chip, eff, lay, params_local)
+    dp_raw = _data_parallel_seconds(chip, eff, lay, work)
     dp_s = dp_raw - np.minimum(dp_raw, DP_OVERLAP * compute_s * 2.0 / 3.0)
 
     memory_s = elementwise_s + optimizer_s
-    step = compute_s + memory_s + tp_s + cp_s + ep_s + pp_bubble_s + pp_s + dp_s
+    busy = compute_s + memory_s + tp_s + cp_s + ep_s + pp_bubble_s + pp_s + dp_s
+    domains = np.maximum(lay.tp * lay.pp * lay.dp * lay.cp / chip.scaleup_domain, 1.0)
+    sync_s = busy * STEP_JITTER_CV * np.sqrt(2.0 * np.log(domains))
+    step = busy + sync_s
     return StepCost(
         step_time_s=step,
         compute_s=compute_s,
@@ -290,36 +381,52 @@ def step_cost(
         pp_bubble_s=pp_bubble_s,
         pp_comm_s=pp_s,
         dp_s=dp_s,
+        sync_s=sync_s,
         memory_bytes=memory_per_chip(work, plans, seq_len, global_batch_tokens, flash_attention),
         micro_batches=lay.micro,
     )
 
 
-def _params_per_chip(work: ModelWork, tp: FloatArray, pp: FloatArray, ep: FloatArray) -> FloatArray:
-    """Parameters on the busiest chip: layers split by TP and PP, experts also by EP.
+def _params_split(
+    work: ModelWork, tp: FloatArray, pp: FloatArray, ep: FloatArray, etp: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """(dense, routed-expert) parameters on the busiest chip.
 
-    The embedding table (and output head) sits on the first (last) stage; with one stage
-    both are on every chip.
+    Dense layers split by TP and PP, routed experts by PP, EP and expert TP. The embedding
+    table (and output head) sits on the first (last) stage; with one stage both are on
+    every chip.
     """
     body = work.params_total - work.params_embedding - work.params_experts
     embedding = np.where(
         pp > 1, work.params_embedding / 2.0 if work.params_embedding else 0.0, work.params_embedding
     )
-    return (body / pp + embedding) / tp + work.params_experts / (pp * tp * ep)
+    dense = np.asarray((body / pp + embedding) / tp, dtype=np.float64)
+    return dense, np.asarray(work.params_experts / (pp * ep * etp), dtype=np.float64)
 
 
 def memory_per_chip(
     work: ModelWork, plans: Plans, seq_len: int, global_batch_tokens: float, flash_attention: bool = True
 ) -> FloatArray:
     """Bytes of HBM each plan needs on its busiest chip."""
-    tp, pp, dp, cp, ep, mb = (
-        a.astype(np.float64) for a in (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.mb)
+    tp, pp, dp, cp, ep, etp, mb = (
+        a.astype(np.float64) for a in (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.etp, plans.mb)
     )
-    params = _params_per_chip(work, tp, pp, ep)
+    dense, experts = _params_split(work, tp, pp, ep, etp)
     zero = plans.zero
-    weights = WEIGHT_BYTES * params / np.where(zero >= 3, dp, 1.0)
-    grads = GRAD_BYTES * params / np.where(zero >= 2, dp, 1.0)
-    optimizer = OPTIMIZER_BYTES * params / np.where(zero >= 1, dp, 1.0)
+    dense_group, expert_group = dp * cp, tp * cp * dp / (ep * etp)
+
+    def held(per_param: float, stage: int) -> FloatArray:
+        # ZeRO shards a state over the replicas of each weight from the given stage on.
+        return np.asarray(
+            per_param
+            * (
+                dense / np.where(zero >= stage, dense_group, 1.0)
+                + experts / np.where(zero >= stage, expert_group, 1.0)
+            ),
+            dtype=np.float64,
+        )
+
+    weights, grads, optimizer = held(WEIGHT_BYTES, 3), held(GRAD_BYTES, 2), held(OPTIMIZER_BYTES, 1)
 
     h = float(work.hidden)
     mlp_ratio = work.ffn_active / (4.0 * h) * (1.5 if work.gated else 1.0)

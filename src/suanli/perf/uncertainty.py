@@ -50,9 +50,17 @@ def summarize(log_residuals: Iterable[float]) -> ResidualSummary:
     return ResidualSummary(points=len(values), rms_log=math.sqrt(sum(v * v for v in values) / len(values)))
 
 
-def interval(value: float, summary: ResidualSummary | None, basis: str) -> Interval:
-    """P10-P90 of ``value`` under the group's residual spread."""
+def interval(
+    value: float, summary: ResidualSummary | None, basis: str, ceiling: float | None = None
+) -> Interval:
+    """P10-P90 of ``value`` under the group's residual spread.
+
+    ``ceiling`` is a physical bound (MFU 1, the roofline throughput): no percentile exceeds
+    it, so the distribution is truncated there rather than spilling past what the hardware
+    can do.
+    """
     sigma = shrunk_sigma(summary)
-    return Interval(
-        p10=value * math.exp(-Z90 * sigma), p90=value * math.exp(Z90 * sigma), sigma_log=sigma, basis=basis
-    )
+    low, high = value * math.exp(-Z90 * sigma), value * math.exp(Z90 * sigma)
+    if ceiling is not None:
+        low, high = min(low, ceiling), min(high, ceiling)
+    return Interval(p10=low, p90=high, sigma_log=sigma, basis=basis)

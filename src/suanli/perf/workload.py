@@ -38,6 +38,9 @@ class ModelWork:
     moe_layers: int
     kv_dim: float  # per layer per token K+V elements (for context-parallel exchange)
     gated: bool
+    routed_active: float = 0.0  # routed-expert weights a token multiplies by (all MoE layers)
+    expert_ffn: int = 0  # MLP width of one routed expert
+    head_params: float = 0.0  # output projection to the vocabulary (on the last pipeline stage)
 
     def model_flops_per_token(self, seq_len: float) -> float:
         """Model FLOPs (forward and backward) per trained token at ``seq_len``."""
@@ -61,13 +64,14 @@ def model_work(model: LLM) -> ModelWork:
         kv_dim = 2 * model.kv_heads * model.head_size
     if model.moe is None:
         ffn_active = float(model.ffn_size)
-        experts = active = moe_layers = 0
+        experts = active = moe_layers = expert_ffn = 0
         params_experts = 0.0
     else:
         moe = model.moe
         experts, active, moe_layers = moe.experts, moe.active_experts, model.moe_layers
         ffn_active = (active + moe.shared_experts) * moe.expert_ffn_size
         params_experts = float(moe_layers * moe.experts * model.expert_params)
+        expert_ffn = moe.expert_ffn_size
     return ModelWork(
         layers=model.layers,
         hidden=h,
@@ -86,4 +90,7 @@ def model_work(model: LLM) -> ModelWork:
         moe_layers=moe_layers,
         kv_dim=float(kv_dim),
         gated=model.gated_mlp,
+        routed_active=float(moe_layers * active * model.expert_params),
+        expert_ffn=expert_ffn,
+        head_params=float(model.vocab_size * h),
     )
