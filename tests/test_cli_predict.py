@@ -31,7 +31,7 @@ def test_predict_train_json_fields() -> None:
         "--seq-len",
         "8192",
         "--global-batch-tokens",
-        "16M",
+        "16777216",  # 2,048 sequences of 8,192: many data-parallel degrees divide it
         "--tokens",
         "15T",
         "--json",
@@ -49,8 +49,10 @@ def test_predict_train_json_fields() -> None:
         assert field in out
     assert 0 < out["mfu"] < 1  # a fraction, not a percentage
     assert out["interval"]["p10"] < out["tokens_per_s"] < out["interval"]["p90"]
-    assert out["days"] == pytest.approx(15e12 / out["tokens_per_s"] / 86400)
-    assert out["global_batch_tokens"] == 16e6
+    # Days count the fleet's goodput (failures, restarts, checkpoints) on top of the step rate.
+    assert out["days"] == pytest.approx(15e12 / (out["tokens_per_s"] * out["goodput"]) / 86400)
+    assert 0.5 < out["goodput"] < 1
+    assert out["global_batch_tokens"] == 16777216
     assert out["plans_evaluated"] > 100
     assert out["search_plans_per_s"] > 0
 
@@ -143,7 +145,7 @@ def test_predict_infer_fixed_batch() -> None:
         (["predict", "train", "-m", "llama3.1-405b", "-a", "h100-sxm", "-n", "8"], "does not fit"),
         (
             ["predict", "train", "-m", "llama3-70b", "-a", "h100-sxm", "-n", "7", "--tp", "2"],
-            "no parallelism plan",
+            "tp: the pinned degrees' product 2 must divide the 7 chips",
         ),
         (
             ["predict", "train", "-m", "llama3-8b", "-a", "ascend-910b", "-n", "8", "--precision", "fp8"],
@@ -225,5 +227,8 @@ def test_validate_command(cli) -> None:
     assert result.code == 0
     assert "validate split MAPE" in result.out
     out = _json("validate", "--json")
-    assert out["overall_validate_mape"] < 0.2
-    assert len(out["rows"]) >= 25
+    assert out["overall_validate_mape"] < 0.22
+    assert len(out["rows"]) >= 80
+    assert {g["group"] for g in out["headline"]} >= {"nvidia-dense", "moe", "chinese-accelerators"}
+    assert len(out["worst"]) == 10
+    assert "Ten worst validate points" in result.out

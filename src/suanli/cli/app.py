@@ -14,8 +14,9 @@ from suanli.cli.compare_cmd import compare_command
 from suanli.cli.decide_cmd import optimize_command, robust_command, sensitivity_command
 from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
-from suanli.cli.predict_cmd import predict_app, validate_command
+from suanli.cli.predict_cmd import predict_app
 from suanli.cli.scenario_cmd import scenario_app, simulate_command
+from suanli.cli.validate_cmd import validate_command
 from suanli.errors import SuanliError
 
 app = typer.Typer(

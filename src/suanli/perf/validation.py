@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
+from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +21,7 @@ from suanli.errors import InfeasibleError, MissingDataError
 from suanli.perf.efficiency import EfficiencyTable
 from suanli.perf.inference import predict_inference
 from suanli.perf.measurements import Measurement, measurements, resolve_model
+from suanli.perf.moe import LOAD_IMBALANCE
 from suanli.perf.training import predict_training
 from suanli.perf.uncertainty import Z90, shrunk_sigma, summarize
 
@@ -29,6 +31,8 @@ PLAN_KEYS = {
     "dp": "dp",
     "cp": "cp",
     "ep": "ep",
+    "etp": "etp",
+    "expert_tp": "etp",
     "vp": "vp",
     "interleave": "vp",
     "microbatch": "mb",
@@ -47,6 +51,9 @@ class ValidationRow(BaseModel):
     vendor: str
     accelerator: str
     model: str
+    moe: bool
+    chips: int
+    table: str
     split: str
     metric: str
     measured: float
@@ -69,12 +76,20 @@ class GroupError(BaseModel):
 
 
 class ValidationReport(BaseModel):
-    """All rows and the error per group; ``overall`` is the MAPE on the validate split."""
+    """All rows and the error per group; ``overall`` is the MAPE on the validate split.
+
+    ``headline`` has the validate split's groups the targets are stated for (NVIDIA dense,
+    NVIDIA dense inference, MoE, Chinese accelerators, training, training at 1,000 chips or
+    more, inference); ``groups`` every split/kind/vendor combination; ``worst`` the ten
+    validate rows with the largest absolute error.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     rows: list[ValidationRow]
+    headline: list[GroupError]
     groups: list[GroupError]
+    worst: list[ValidationRow]
     overall_validate_mape: float | None
     overall_all_mape: float | None
     predicted: int
@@ -125,8 +140,15 @@ def predict_point(
             efficiency=efficiency,
             scaleup_domain=point.scaleup_domain_override,
             flash_attention=point.flash_attention,
+            load_imbalance=1.0 if (point.parallelism or {}).get("balanced_routing") else LOAD_IMBALANCE,
         )
         plan = _plan(point)
+        if model.moe is not None and "tp" in plan and "etp" not in plan:
+            # Megatron-Core's default expert_tensor_parallel_size is the tensor-parallel size
+            # (and before it existed experts were split by tp): a source silent on it ran that.
+            tp, cp, ep = int(plan["tp"]), int(plan.get("cp", 1)), int(plan.get("ep", 1))
+            stage = point.chips // int(plan.get("pp", 1))
+            plan["etp"] = tp if stage % (ep * tp) == 0 and tp * cp > 0 else 1
         try:
             pred = train(plan=plan)
         except InfeasibleError as exc:
@@ -152,7 +174,8 @@ def predict_point(
     weight = point.weight_precision or "bf16"
     batch = point.batch
     tpot = None if batch is not None else point.tpot_ms_limit
-    ipred = predict_inference(
+    serve = partial(
+        predict_inference,
         model,
         accelerator,
         point.chips,
@@ -166,18 +189,61 @@ def predict_point(
         efficiency=efficiency,
         scaleup_domain=point.scaleup_domain_override,
         max_concurrency=point.max_concurrency,
-        objective="decode" if point.phase == "decode" else "offline",
+        objective=point.phase,
     )
-    if point.phase == "prefill":
-        value = ipred.prefill_tokens_per_s
-    elif point.phase == "decode":
+    layout = _serving_layout(point, model.moe is not None)
+    try:
+        ipred = serve(**layout)
+    except InfeasibleError as exc:
+        if not layout:
+            raise
+        note = f"stated layout rejected by the model ({exc}); searched instead"
+        ipred = serve()
+    value = ipred.tokens_per_s  # output tokens, or prompt tokens for a prefill point
+    if point.phase == "decode":
         value = ipred.decode_tokens_per_s
-    else:
-        value = ipred.tokens_per_s
     if point.metric == "tokens_per_s_per_chip":
         value /= point.chips
     ratio = value / ipred.tokens_per_s
     return value, ipred.interval.p10 * ratio, ipred.interval.p90 * ratio, note
+
+
+#: The validate split's groups the accuracy targets are stated for.
+HEADLINE: dict[str, Callable[[ValidationRow], bool]] = {
+    "all": lambda _row: True,
+    "nvidia-dense": lambda r: r.vendor == "nvidia" and not r.moe,
+    "nvidia-dense-inference": lambda r: r.vendor == "nvidia" and not r.moe and r.kind == "inference",
+    "moe": lambda r: r.moe,
+    "chinese-accelerators": lambda r: r.vendor != "nvidia",
+    "training": lambda r: r.kind == "training",
+    "training-1000-chips-plus": lambda r: r.kind == "training" and r.chips >= 1000,
+    "inference": lambda r: r.kind == "inference",
+}
+
+
+class _Layout(TypedDict, total=False):
+    tp: int
+    attention_tp: int
+    expert_parallel: bool
+
+
+def _serving_layout(point: Measurement, moe: bool) -> _Layout:
+    """The serving layout a source states, as ``predict_inference`` pins it.
+
+    A MoE served with expert parallelism runs one instance over the EP group, attention
+    split over ``tp`` chips (data-parallel attention when ``dp`` is stated); a dense model
+    or sliced experts run instances of ``tp`` chips. Nothing stated: searched.
+    """
+    stated = {
+        k: v for k, v in (point.parallelism or {}).items() if isinstance(v, int) and not isinstance(v, bool)
+    }
+    ep, tp, dp = stated.get("ep", 1), stated.get("tp"), stated.get("dp")
+    if moe and ep > 1 and point.chips % ep == 0:
+        attention = tp if tp is not None else (ep // dp if dp and ep % dp == 0 else 1)
+        return _Layout(tp=ep, attention_tp=attention, expert_parallel=True)
+    if tp is not None and point.chips % tp == 0:
+        return _Layout(tp=tp, expert_parallel=False) if moe else _Layout(tp=tp)
+    return _Layout()
 
 
 def _group(rows: Iterable[ValidationRow], name: str) -> GroupError:
@@ -201,6 +267,9 @@ def validate_measurements(
     rows: list[ValidationRow] = []
     for point in points if points is not None else measurements().points:
         model_name = point.model or (point.model_inline.name if point.model_inline else "?")
+        is_moe = bool(point.model_inline.experts) if point.model_inline else False
+        if point.model is not None:
+            is_moe = (catalog or builtin_catalog()).model(point.model).moe is not None
         predicted: float | None
         p10: float | None
         p90: float | None
@@ -222,6 +291,9 @@ def validate_measurements(
                 vendor=point.vendor_group,
                 accelerator=point.accelerator,
                 model=model_name,
+                moe=is_moe,
+                chips=point.chips,
+                table=point.table,
                 split=point.split,
                 metric=point.metric,
                 measured=point.value,
@@ -243,13 +315,18 @@ def validate_measurements(
             buckets[key].append(row)
     groups = [_group(buckets[k], k) for k in sorted(buckets)]
     validate_rows = [r for r in rows if r.split == "validate"]
+    headline = [_group([r for r in validate_rows if keep(r)], name) for name, keep in HEADLINE.items()]
+    scored = [r for r in validate_rows if r.error is not None]
+    worst = sorted(scored, key=lambda r: abs(r.error or 0.0), reverse=True)[:10]
     bands = [(r.p10, r.measured, r.p90) for r in validate_rows if r.error is not None]
     held = [low <= measured <= high for low, measured, high in bands if low is not None and high is not None]
     coverage = sum(held) / len(held) if held else None
     catalog = catalog or builtin_catalog()
     return ValidationReport(
         rows=rows,
+        headline=headline,
         groups=groups,
+        worst=worst,
         overall_validate_mape=_group(validate_rows, "validate").mape,
         overall_all_mape=_group(rows, "all").mape,
         predicted=sum(r.error is not None for r in rows),
