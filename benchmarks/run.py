@@ -21,7 +21,11 @@ from suanli.decide.lshaped import solve_decomposed
 from suanli.decide.milp import Problem, Solution, solve
 from suanli.decide.optimize import preferences
 from suanli.decide.sample import Sample, build_sample, draw_paths
+from suanli.economics.compare import compare
+from suanli.economics.costs import default_cost_inputs
 from suanli.economics.order import summarize_order
+from suanli.economics.predict import cache_info, clear_cache
+from suanli.economics.workload import load_workload
 from suanli.perf import predict_inference, predict_training
 from suanli.perf.efficiency import efficiency_table
 from suanli.perf.hardware import chip_of
@@ -62,10 +66,10 @@ def bench_search() -> None:
     seq, batch = 8192, 2048 * 8192.0
 
     def search() -> None:
-        plans = enumerate_plans(work, 16384, seq, batch)
+        plans = enumerate_plans(work, 16384, seq, batch, scaleup_domain=chip.scaleup_domain).plans
         step_cost(work, chip, eff, plans, seq_len=seq, global_batch_tokens=batch, precision="bf16")
 
-    plans = enumerate_plans(work, 16384, seq, batch)
+    plans = enumerate_plans(work, 16384, seq, batch, scaleup_domain=chip.scaleup_domain).plans
     start = time.perf_counter()
     repeats = 20
     for _ in range(repeats):
@@ -215,8 +219,30 @@ def bench_optimizer() -> None:
     )
 
 
+def bench_compare() -> None:
+    """`compare` over the Makefile's 7 accelerators: first call, then warm (memoised rates)."""
+    cat = builtin_catalog()
+    workload = load_workload("train-llama3-70b")
+    ids = ["h200-sxm", "ascend-910c", "ascend-910b", "mlu590", "kunlunxin-p800", "hygon-k100", "metax-c500"]
+    inputs = default_cost_inputs()
+    clear_cache()
+    start = time.perf_counter()
+    compare(workload, ids, cat, inputs, reference=("h200-sxm", 80_000))
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    compare(workload, ids, cat, inputs, reference=("h200-sxm", 80_000))
+    warm = time.perf_counter() - start
+    info = cache_info()
+    print(
+        f"compare 7 accelerators on train-llama3-70b vs 80,000 H200: first {cold:.2f} s, warm {warm:.3f} s "
+        f"({cold / max(warm, 1e-9):,.0f}x; target warm < 1 s); rates cached {info['entries']:,}, "
+        f"hits {info['hits']:,}, misses {info['misses']:,}"
+    )
+
+
 SECTIONS: dict[str, Callable[[], None]] = {
     "catalog": bench_catalog,
+    "compare": bench_compare,
     "search": bench_search,
     "supply": bench_supply,
     "optimizer": bench_optimizer,

@@ -199,10 +199,11 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
         "id: capped\ntitle: flagship with a cap and a bundling rule\nas_of: 2026-01-20\n"
         "extends: h200-china-2026\n"
         "decision:\n  policy:\n"
-        "    - {name: cap, kind: cap_units, accelerators: [h200-sxm], units: 4000, date: 2026-01-01,"
+        "    - {name: cap, kind: cap_units, accelerators: [h200-sxm], units: 6000, date: 2026-01-01,"
         " source: test rule}\n"
         "    - {name: bundle, kind: bundling_ratio, ratio: 3, date: 2026-01-01, source: test rule}\n"
-        "  budget_per_quarter: 1.5e10\n",
+        "  budget_per_quarter: 1.8e10\n"
+        "  risk: {p_meet_from: 2026Q4}\n",
         encoding="utf-8",
     )
     result = optimize_scenario(str(path), paths=60, out_of_sample_paths=2000)
@@ -215,8 +216,8 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
     capex = model.price * np.exp(model.price_drift * steps) * (1 + model.capex_share + model.duty)
     for book in books:
         plan = plan_from_dict("b", book, result.accelerators, quarters)
-        assert plan.orders[:, 0].sum() <= 4000
-        assert (plan.orders * capex).sum(axis=1).max() <= 1.5e10 * (
+        assert plan.orders[:, 0].sum() <= 6000
+        assert (plan.orders * capex).sum(axis=1).max() <= 1.8e10 * (
             1 + 1e-9
         )  # per-quarter budget (binds: ~17 B in 2026Q1 without it)
     if result.contingent is not None:
@@ -228,7 +229,7 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
             orders[k:] = approved[k:]
             imported = np.cumsum(orders[:, 0])
             domestic = np.cumsum(orders[:, 1:].sum(axis=1))
-            assert imported.max() <= 4000 + 1e-9
+            assert imported.max() <= 6000 + 1e-9
             assert np.all(domestic >= 3 * imported - 1e-6)
 
 

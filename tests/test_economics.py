@@ -12,7 +12,7 @@ from suanli.catalog import Figure, builtin_catalog
 from suanli.economics.compare import compare
 from suanli.economics.costs import cost_defaults, default_cost_inputs
 from suanli.economics.fleet import FleetSize, fleet_rate, size_fleet, sizing_unit
-from suanli.economics.tco import HOURS_PER_YEAR, fleet_tco
+from suanli.economics.tco import DEFAULT_SERVING_UTILISATION, HOURS_PER_YEAR, fleet_tco
 from suanli.economics.workload import ServingTarget, TrainingTarget, load_workload
 
 CAT = builtin_catalog()
@@ -74,7 +74,9 @@ def test_tco_hand_checked_small_fleet() -> None:
     assert tco.migration == 0.0  # CUDA is the reference stack
     assert sum(tco.per_year or []) == pytest.approx(expected)
     seconds = 4 * HOURS_PER_YEAR * 3600
-    assert tco.cost_per_million_tokens == pytest.approx(expected / (1000 * seconds) * 1e6)
+    # Tokens are priced at the default serving utilisation (half the capacity does work).
+    assert tco.utilisation == DEFAULT_SERVING_UTILISATION == 0.5
+    assert tco.cost_per_million_tokens == pytest.approx(expected / (1000 * seconds * 0.5) * 1e6)
 
 
 def test_domestic_chips_pay_no_import_duty_but_migration() -> None:
@@ -134,7 +136,9 @@ def test_training_fleet_meets_its_deadline_and_rounds_to_servers() -> None:
     target = TrainingTarget(model="llama3-8b", tokens=1e12, days=30)
     fleet = size_fleet(target, CAT.accelerator("h100-sxm"), CAT)
     assert fleet.delivered_tokens_per_s >= target.tokens_per_s
-    assert fleet.chips % sizing_unit(CAT.accelerator("h100-sxm")) == 0
+    # Sized in whole systems of the accelerator's default system (HGX H100, 8 GPUs).
+    assert fleet.system == "hgx-h100"
+    assert fleet.chips % sizing_unit(CAT.default_system("h100-sxm")) == 0
     assert fleet.chips_p90_perf <= fleet.chips <= fleet.chips_p10_perf
 
 
@@ -159,10 +163,17 @@ def test_substitution_against_a_reference_fleet() -> None:
         ["h200-sxm", "ascend-910c", "mtt-s4000", "t-head-zhenwu-810e"],
         CAT,
         default_cost_inputs(),
-        reference=("h200-sxm", 8000),
+        reference=("h200-sxm", 8192),
     )
     same = result.accelerators["h200-sxm"]
-    assert same.equivalent_to_reference == pytest.approx(1.0, abs=0.01)  # itself, rounded to servers
+    # Itself: 8,192 chips hold four runs of 2,048 and nothing smaller does as much.
+    assert same.equivalent_to_reference == pytest.approx(1.0, abs=0.01)
+    # 8,000 chips pack three runs of 2,048 and slower fill-ins; a well-packed fleet of the same
+    # chip matches that capacity with fewer chips, never more.
+    awkward = compare(work, ["h200-sxm"], CAT, default_cost_inputs(), reference=("h200-sxm", 8000))
+    ratio = awkward.accelerators["h200-sxm"].equivalent_to_reference
+    assert ratio is not None
+    assert 0.85 <= ratio <= 1.0
     ascend = result.accelerators["ascend-910c"]
     assert ascend.equivalent_to_reference is not None
     assert ascend.chips is not None

@@ -8,9 +8,10 @@ import typer
 from rich.table import Table
 
 from suanli.catalog import load_catalog
+from suanli.cli.catalog_cmd import CONFIDENCE_MARK
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, number, print_json
-from suanli.economics.compare import Comparison, compare
+from suanli.economics.compare import AcceleratorResult, Comparison, compare
 from suanli.economics.workload import load_workload
 from suanli.errors import InputValueError
 from suanli.scenario import DEFAULT_SCENARIO, load_scenario
@@ -32,6 +33,20 @@ def parse_reference(text: str | None) -> tuple[str, int] | None:
     return accelerator, chips
 
 
+def parse_systems(texts: list[str] | None) -> dict[str, str]:
+    """``["ascend-910c=atlas-800-a3"]`` as ``{"ascend-910c": "atlas-800-a3"}``."""
+    chosen: dict[str, str] = {}
+    for text in texts or []:
+        accelerator, _, system = text.partition("=")
+        if not accelerator.strip() or not system.strip():
+            raise InputValueError(
+                f"expected ACCELERATOR=SYSTEM such as ascend-910c=atlas-800-a3 (got {text!r})",
+                field="--system",
+            )
+        chosen[accelerator.strip()] = system.strip()
+    return chosen
+
+
 def compare_command(
     workload: Annotated[str, typer.Option(help="Workload preset or YAML file.")] = "train-llama3-70b",
     accelerators: Annotated[
@@ -41,22 +56,40 @@ def compare_command(
     reference: Annotated[
         str | None, typer.Option(help="Reference fleet ACCELERATOR:CHIPS, e.g. h200-sxm:80000.")
     ] = None,
+    system: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--system",
+            help="Deploy ACCELERATOR in SYSTEM, e.g. ascend-910c=atlas-800-a3 (repeatable; "
+            "default: each accelerator's default system, see `suanli catalog systems`).",
+        ),
+    ] = None,
+    utilisation: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="Share of serving capacity that does work, for cost per token (default: the "
+            "scenario's load_factor if set, else 0.5).",
+        ),
+    ] = None,
     scenario: Annotated[
         str, typer.Option(help="Scenario whose economics section sets the cost inputs.")
     ] = DEFAULT_SCENARIO,
     catalog: CatalogFiles = None,
     json: Json = False,
 ) -> None:
-    """Chips, servers, MW, capex, TCO and unit costs of each accelerator on a workload."""
+    """Chips, systems, MW, capex, TCO, unit costs and implied MFU of each accelerator on a workload."""
     cat = load_catalog(catalog or [])
     work = load_workload(workload)
     inputs = load_scenario(scenario).cost_inputs()
     ref = parse_reference(reference)
+    systems = parse_systems(system)
     if accelerators:
         ids = [a.strip() for a in accelerators.split(",") if a.strip()]
     else:
         ids = sorted(cat.accelerators, key=lambda a: (cat.accelerators[a].country != "US", a))
-    result = compare(work, ids, cat, inputs, ref)
+    result = compare(work, ids, cat, inputs, ref, systems=systems, utilisation=utilisation)
     if json:
         print_json(result)
         return
@@ -80,26 +113,55 @@ def _span(bounds: tuple[float, float] | None, currency: str) -> str:
     return f"\n({_money(bounds[0], currency)}–{_money(bounds[1], currency)})"
 
 
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _mfu(result: AcceleratorResult) -> str:
+    if result.mfu is None:
+        return "-"
+    published = result.mfu_published
+    if published is None:
+        return f"{_percent(result.mfu)}\n[dim](none published)[/]"
+    span = (
+        _percent(published.low)
+        if published.low == published.high
+        else (f"{published.low:.0%}–{published.high:.0%}")
+    )
+    mark = CONFIDENCE_MARK[published.confidence]
+    return f"{_percent(result.mfu)}\n[dim](pub. {span}{mark})[/]"
+
+
 def _print(result: Comparison, title: str) -> None:
     ref = result.reference
-    heading = f"{title} — reference: {ref['chips']:,} x {ref['accelerator']}" if ref["chips"] else title
+    heading = title
+    if ref["chips"]:
+        heading = f"{title} — reference: {ref['chips']:,} x {ref['accelerator']} in {ref['system']}"
     table = Table(title=heading)
     for header in (
-        "accelerator",
-        "chips (P90–P10 perf)",
-        "servers",
+        "accelerator\nsystem",
+        "chips\n(P90–P10 perf)",
+        "systems",
         "IT MW",
         "capex",
-        "TCO (P90–P10 perf)",
+        "TCO\n(P90–P10 perf)",
         "unit cost",
-        "x ref chips",
-        "x ref TCO",
+        "MFU\n(published)",
+        "x ref\nchips / TCO",
     ):
-        table.add_column(header, justify="left" if header == "accelerator" else "right")
+        if header.startswith("accelerator"):
+            table.add_column(header, overflow="fold", min_width=21)
+        else:
+            table.add_column(header, justify="right")
     currency = result.currency
     for acc_id, r in result.accelerators.items():
+        name = acc_id if r.system is None else f"{acc_id}\n[dim]{r.system}[/]"
         if not r.available:
-            table.add_row(acc_id, f"[dim]{r.reason}[/]", "", "", "", "", "", "", "")
+            table.add_row(name, f"[dim]{r.reason}[/]", "", "", "", "", "", "", "")
             continue
         low, high = r.chips_range or (r.chips, r.chips)
         unit = "-"
@@ -109,15 +171,15 @@ def _print(result: Comparison, title: str) -> None:
             unit = f"{_money(r.cost_per_run, currency)}/run"
         missing = f" [dim](no {', '.join(r.missing)})[/]" if r.missing else ""
         table.add_row(
-            acc_id + missing,
+            name + missing,
             f"{r.chips:,} ({low:,}–{high:,})",
-            f"{r.servers:,}",
+            f"{r.systems:,} x {r.system_chips}",
             number(r.it_power_mw, 1),
             _money(r.capex, currency),
             _money(r.tco, currency) + _span(r.tco_range, currency),
             unit,
-            "-" if r.equivalent_to_reference is None else f"{r.equivalent_to_reference:.2f}",
-            "-" if r.tco_to_reference is None else f"{r.tco_to_reference:.2f}",
+            _mfu(r),
+            _ratio(r.equivalent_to_reference) + " / " + _ratio(r.tco_to_reference),
         )
     console.print(table)
     inputs = result.inputs
@@ -125,5 +187,9 @@ def _print(result: Comparison, title: str) -> None:
     console.print(
         f"[dim]{inputs.horizon_years:g}-year horizon, electricity {inputs.electricity_per_kwh:.2f} "
         f"{currency}/kWh, PUE {inputs.pue:g}, FX {inputs.cny_per_usd:g} CNY/USD, import duty "
-        f"{inputs.import_duty_share:.0%} on imported chips; migration engineer-months: {months}[/]"
+        f"{inputs.import_duty_share:.0%} on imported chips; migration engineer-months: {months}. "
+        f"Cost per M tokens counts input and output tokens at {result.utilisation:.0%} serving "
+        "utilisation (--utilisation). MFU = model FLOPs the fleet delivers / (all its chips x dense "
+        "peak); pub. = the largest published run on that kind of system (`suanli catalog show SYSTEM`; "
+        "ᵖ press, ᵉ estimate). Systems: `suanli catalog systems`; choose with --system ACCELERATOR=SYSTEM.[/]"
     )

@@ -20,9 +20,21 @@ from suanli.catalog.loader import suggest
 from suanli.errors import UnknownIdError
 from suanli.yamlfile import parse_yaml, read_yaml, validate
 
+#: Tokens per optimiser step when a training target gives none: 2**24 ~ 16.8 M, the batch of
+#: the Llama 3 405B pre-training run from 2.87 T tokens on (2,048 sequences of 8,192 tokens;
+#: Llama Team, "The Llama 3 Herd of Models", arXiv 2407.21783, section 3.4.1). For scale:
+#: DeepSeek-V3 ramped to 15,360 sequences of 4,096 tokens (~63 M tokens, arXiv 2412.19437,
+#: section 4.2); Llama 2 used 4 M tokens (arXiv 2307.09288).
+DEFAULT_GLOBAL_BATCH_TOKENS = float(2**24)
+
 
 class TrainingTarget(BaseModel):
-    """Train ``model`` on ``tokens`` tokens within ``days`` days."""
+    """Train ``model`` on ``tokens`` tokens within ``days`` days.
+
+    ``global_batch_tokens`` is the tokens per optimiser step. It caps data parallelism: a
+    fleet cannot give every data-parallel rank less than one sequence, so beyond
+    ``global_batch_tokens / seq_len`` ranks the extra chips must go to model parallelism.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -32,6 +44,23 @@ class TrainingTarget(BaseModel):
     days: float = Field(gt=0, le=3650)
     seq_len: int = Field(default=4096, ge=128, le=1_048_576)
     precision: Literal["bf16", "fp8"] = "bf16"
+    global_batch_tokens: float = Field(default=DEFAULT_GLOBAL_BATCH_TOKENS, gt=0, le=1e10)
+
+    @model_validator(mode="after")
+    def _whole_sequences(self) -> Self:
+        sequences = self.global_batch_tokens / self.seq_len
+        if sequences < 1 or abs(sequences - round(sequences)) > 1e-9 * sequences:
+            msg = (
+                f"global_batch_tokens must be a whole number (>= 1) of {self.seq_len}-token sequences "
+                f"(got {self.global_batch_tokens:g})"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def batch_sequences(self) -> int:
+        """Sequences per optimiser step."""
+        return round(self.global_batch_tokens / self.seq_len)
 
     @property
     def label(self) -> str:
