@@ -264,7 +264,10 @@ def test_performance_range_flows_into_cost_range() -> None:
     assert ascend.tco_range is not None
     assert ascend.tco is not None
     low, high = ascend.tco_range
-    assert low < ascend.tco < high  # fewer chips if it performs at P90, more at P10
+    # Fewer chips if it performs at P90, as many or more at P10 (fleets come in whole
+    # CloudMatrix systems, so the nominal size may already cover the P10 case).
+    assert low < high
+    assert low < ascend.tco <= high
 
 
 def test_fleet_rate_and_sizing_agree() -> None:

@@ -336,7 +336,9 @@ def test_disaggregated_pools_sum_to_the_chips() -> None:
             scaleup_domain=domain,
         )
         assert pred.pools is not None
-        assert pred.pools["prefill"] + pred.pools["decode"] == chips
+        # Pools count ranks: a 910C package is two devices.
+        assert pred.ranks_per_chip == 2
+        assert pred.pools["prefill"] + pred.pools["decode"] == chips * pred.ranks_per_chip
         assert pred.pools["prefill"] >= pred.pools["prefill_instance_chips"]
         assert pred.pools["decode"] >= pred.pools["decode_instance_chips"] == pred.tp
         assert pred.tpot_s <= 0.050

@@ -182,3 +182,22 @@ def test_search_reports_what_it_leaves_out(cli) -> None:  # type: ignore[no-unty
 def test_stored_calibration_respects_the_stack_ordering() -> None:
     # No domestic stack may sustain a larger share of its peak than CUDA (see calibrate.py).
     assert contradictions(efficiency_table()) == []
+
+
+def test_dual_die_package_is_two_ranks() -> None:
+    # CANN drives each 910C die as its own NPU (CloudMatrix-Infer: EP320 on 160 packages).
+    ascend = CAT.accelerator("ascend-910c")
+    assert ascend.die_count == 2
+    chip = chip_of(ascend)
+    package_peak = (ascend.bf16_dense_tflops.value if ascend.bf16_dense_tflops else 0) * 1e12
+    assert chip.compute_peak("bf16") == pytest.approx(package_peak / 2)
+    assert chip.scaleup_domain == 2 * int(ascend.spec("scaleup_domain") or 8)
+    pred = predict_training(CAT.model("llama3-8b"), ascend, 64, seq_len=4096)
+    plan = pred.plan
+    ranks = int(plan["tp"]) * int(plan["pp"]) * int(plan["dp"]) * int(plan["cp"])
+    assert ranks == 128
+    assert pred.ranks_per_chip == 2
+    assert pred.tokens_per_s_per_chip == pytest.approx(pred.tokens_per_s / 64)
+    flops = model_work(CAT.model("llama3-8b")).model_flops_per_token(4096) * pred.tokens_per_s
+    assert pred.mfu == pytest.approx(flops / (64 * package_peak))
+    assert pred.memory_gb_available == pytest.approx(0.9 * (ascend.spec("memory_gb") or 0) / 2)

@@ -97,13 +97,16 @@ def test_cloudmatrix_384_figures_hang_together() -> None:
 def test_chip_in_cloudmatrix_has_a_384_chip_domain() -> None:
     ascend = CAT.accelerator("ascend-910c")
     chip = chip_of(ascend, system=CAT.system("cloudmatrix-384"))
-    assert chip.scaleup_domain == 384
-    assert chip.scaleup_bytes_s == pytest.approx(392e9)
-    assert chip.scaleout_bytes_s == pytest.approx(50e9)
-    assert chip_of(ascend, system=CAT.system("atlas-800-a3")).scaleup_domain == 8
-    # The positional overrides perf/ uses still win.
-    assert chip_of(ascend, None, 16, system=CAT.system("cloudmatrix-384")).scaleup_domain == 16
-    assert chip_of(ascend, 64.0).memory_bytes == pytest.approx(64e9)
+    # A 910C package is two CANN devices: the model sees 768 ranks in the 384-package domain,
+    # each with half the package's links and memory.
+    assert chip.dies == 2
+    assert chip.scaleup_domain == 384 * 2
+    assert chip.scaleup_bytes_s == pytest.approx(392e9 / 2)
+    assert chip.scaleout_bytes_s == pytest.approx(50e9 / 2)
+    assert chip_of(ascend, system=CAT.system("atlas-800-a3")).scaleup_domain == 8 * 2
+    # The positional overrides perf/ uses still win (in packages).
+    assert chip_of(ascend, None, 16, system=CAT.system("cloudmatrix-384")).scaleup_domain == 16 * 2
+    assert chip_of(ascend, 64.0).memory_bytes == pytest.approx(64e9 / 2)
 
 
 def test_system_links_reach_the_chip() -> None:

@@ -4,8 +4,8 @@ from suanli.catalog.accelerator import SPEC_FIELDS, Accelerator
 from suanli.catalog.derived import DerivedFigures, derive
 from suanli.catalog.llm import LLM, MLA, MoE
 from suanli.catalog.loader import Catalog, builtin_catalog, load_catalog
-from suanli.catalog.provenance import ExportControl, Figure, Price, Provenance
-from suanli.catalog.system import Count, PublishedMFU, System, deployed, server_of
+from suanli.catalog.provenance import Count, ExportControl, Figure, Price, Provenance
+from suanli.catalog.system import PublishedMFU, System, deployed, server_of
 
 __all__ = [
     "Accelerator",

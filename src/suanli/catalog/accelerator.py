@@ -12,7 +12,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from suanli.catalog.provenance import ExportControl, Figure, Price
+from suanli.catalog.provenance import Count, ExportControl, Figure, Price
 
 SoftwareStack = Literal["cuda", "rocm", "cann", "neuware", "xpu", "dtk", "ppu-sdk", "maca", "musa"]
 
@@ -56,6 +56,13 @@ class Accelerator(BaseModel):
     form_factor: str | None = None
     chips_per_server: int = Field(ge=1, le=64, description="Chips in one server or module.")
     scaleup_link: str | None = Field(default=None, description="NVLink4, HCCS, MLU-Link, ...")
+    dies: Count | None = Field(
+        default=None,
+        description=(
+            "Compute dies the software drives as separate devices (ranks); absent = 1. Figures "
+            "stay per package; the performance model splits them evenly over the dies."
+        ),
+    )
     default_system: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9.-]*$",
@@ -89,6 +96,11 @@ class Accelerator(BaseModel):
                     msg = f"{name}.{label} must be > 0 and <= {limit:g} (got {number:g})"
                     raise ValueError(msg)
         return self
+
+    @property
+    def die_count(self) -> int:
+        """Devices the software sees per package (1 unless the record says otherwise)."""
+        return 1 if self.dies is None else self.dies.value
 
     def spec(self, name: str) -> float | None:
         """The value of spec field ``name``, or ``None`` where unknown."""

@@ -80,6 +80,12 @@ class Figure(Provenance):
         return _check_range(self.low, self.value, self.high, "value")
 
 
+class Count(Provenance):
+    """A whole number (of chips, of dies) with its provenance."""
+
+    value: int = Field(ge=1, le=1_000_000)
+
+
 class Price(Provenance):
     """A price estimate per chip, in a stated currency, with its range and provenance."""
 

@@ -18,7 +18,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.catalog.accelerator import Accelerator
-from suanli.catalog.provenance import Figure, Price, Provenance
+from suanli.catalog.provenance import Count, Figure, Price, Provenance
 
 SystemKind = Literal["server", "rack", "supernode"]
 
@@ -29,12 +29,6 @@ SYSTEM_LIMITS: dict[str, float] = {
     "power_kw": 100_000,
     "bf16_dense_pflops": 1_000_000,
 }
-
-
-class Count(Provenance):
-    """A whole number of chips with its provenance."""
-
-    value: int = Field(ge=1, le=1_000_000)
 
 
 class PublishedMFU(Provenance):

@@ -210,7 +210,8 @@ class _TrainingRater:
 
 def _training_fleet(rater: _TrainingRater, chips: int, rate: float, *, unit: int, runs: _Runs) -> FleetSize:
     target, system, accelerator = rater.target, rater.system, rater.accelerator
-    peak = chip_of(accelerator, system=system).compute_peak(target.precision)
+    chip = chip_of(accelerator, system=system)
+    peak = chip.compute_peak(target.precision) * chip.dies  # per package, as chips are counted
     tokens_s = runs.tokens_per_s
     return FleetSize(
         accelerator=accelerator.id,
@@ -218,8 +219,10 @@ def _training_fleet(rater: _TrainingRater, chips: int, rate: float, *, unit: int
         kind="training",
         required_tokens_per_s=rate,
         chips=chips,
-        chips_p90_perf=_round_up(rate / (runs.p90 / chips), unit),
-        chips_p10_perf=_round_up(rate / (runs.p10 / chips), unit),
+        # Scaled from this fleet's per-chip rates, and never on the wrong side of it: the
+        # nominal fleet is the smallest that meets the rate, which a slower chip cannot undercut.
+        chips_p90_perf=min(chips, _round_up(rate / (runs.p90 / chips), unit)),
+        chips_p10_perf=max(chips, _round_up(rate / (runs.p10 / chips), unit)),
         servers=math.ceil(chips / accelerator.chips_per_server),
         unit_chips=unit,
         delivered_tokens_per_s=tokens_s,
@@ -411,8 +414,8 @@ def _size_serving(
         kind="serving",
         required_tokens_per_s=rate,
         chips=chips,
-        chips_p90_perf=_round_up(rate / (pred.interval.p90 / group), step),
-        chips_p10_perf=_round_up(rate / (pred.interval.p10 / group), step),
+        chips_p90_perf=min(chips, _round_up(rate / (pred.interval.p90 / group), step)),
+        chips_p10_perf=max(chips, _round_up(rate / (pred.interval.p10 / group), step)),
         servers=math.ceil(chips / accelerator.chips_per_server),
         unit_chips=step,
         delivered_tokens_per_s=delivered,

@@ -12,7 +12,7 @@ from suanli.yamlfile import parse_yaml, validate
 
 
 class ResidualTable(BaseModel):
-    """Validation residuals by ``"<stack>/<kind>"`` (kind: training or inference)."""
+    """Validation residuals by :func:`residual_key` (stack, kind, and ``/moe`` for MoE models)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -27,8 +27,18 @@ def residual_table() -> ResidualTable:
     return validate(ResidualTable, doc, doc.data or {})
 
 
-def residual_summary(stack: str, kind: str, measured: bool) -> ResidualSummary | None:
+def residual_key(stack: str, kind: str, moe: bool) -> str:
+    """``"<stack>/<kind>"``, with ``"/moe"`` for MoE models.
+
+    MoE and dense models are kept apart: the MoE terms are the least certain part of the
+    model, and their misses must not widen the intervals of dense predictions (nor dense
+    hits narrow MoE ones).
+    """
+    return f"{stack}/{kind}/moe" if moe else f"{stack}/{kind}"
+
+
+def residual_summary(stack: str, kind: str, measured: bool, moe: bool = False) -> ResidualSummary | None:
     """The residuals of ``stack`` for ``kind``; ``None`` (the prior) for unmeasured stacks."""
     if not measured:
         return None
-    return residual_table().groups.get(f"{stack}/{kind}")
+    return residual_table().groups.get(residual_key(stack, kind, moe))

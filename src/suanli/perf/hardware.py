@@ -51,6 +51,8 @@ class Chip:
     scaleup_bytes_s: float
     scaleup_domain: int
     scaleout_bytes_s: float
+    #: Ranks per package: the figures above are per rank (die), the domain counts ranks.
+    dies: int = 1
 
     @property
     def usable_memory_bytes(self) -> float:
@@ -129,13 +131,17 @@ def chip_of(
     domain = scaleup_domain_override or int(
         accelerator.spec("scaleup_domain") or accelerator.chips_per_server
     )
+    # A multi-die package is that many devices to the software: each rank gets its share of
+    # the package's peaks, memory and links, and a domain of N packages holds N x dies ranks.
+    dies = accelerator.die_count
     return Chip(
         id=accelerator.id,
         stack=accelerator.software_stack,
-        peak_flops=peaks,
-        memory_bytes=float(memory_gb) * 1e9,
-        memory_bytes_s=float(accelerator.spec("memory_tb_s") or 0) * 1e12,
-        scaleup_bytes_s=float(accelerator.spec("scaleup_gb_s") or 0) * 1e9,
-        scaleup_domain=domain,
-        scaleout_bytes_s=float(accelerator.spec("scaleout_gb_s") or 0) * 1e9,
+        peak_flops={p: v / dies for p, v in peaks.items()},
+        memory_bytes=float(memory_gb) * 1e9 / dies,
+        memory_bytes_s=float(accelerator.spec("memory_tb_s") or 0) * 1e12 / dies,
+        scaleup_bytes_s=float(accelerator.spec("scaleup_gb_s") or 0) * 1e9 / dies,
+        scaleup_domain=domain * dies,
+        scaleout_bytes_s=float(accelerator.spec("scaleout_gb_s") or 0) * 1e9 / dies,
+        dies=dies,
     )

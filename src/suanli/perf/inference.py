@@ -763,6 +763,8 @@ def predict_inference(
     with a stated deployment; by default both are searched.
     """
     kv_precision = kv_precision or weight_precision
+    chip = chip_of(accelerator, memory_gb_override, scaleup_domain)
+    packages, chips = chips, chips * chip.dies  # from here on ``chips`` counts ranks (dies)
     _check_request(
         model,
         chips,
@@ -777,7 +779,6 @@ def predict_inference(
         attention_tp=attention_tp,
         expert_parallel=expert_parallel,
     )
-    chip = chip_of(accelerator, memory_gb_override, scaleup_domain)
     table = efficiency if efficiency is not None else efficiency_table()
     eff = table.for_stack(chip.stack)
     shape = _Shape.of(model)
@@ -817,9 +818,17 @@ def predict_inference(
         table=table,
     )
     serving = serving_of(shape, draft)
-    if objective == "disaggregated":
-        return _disaggregated(serving, request)
-    return _colocated(serving, request)
+    pred = _disaggregated(serving, request) if objective == "disaggregated" else _colocated(serving, request)
+    if chip.dies == 1:
+        return pred
+    return pred.model_copy(
+        update={
+            "chips": packages,
+            "tokens_per_s_per_chip": pred.tokens_per_s / packages,
+            "decode_tokens_per_s_per_chip": pred.decode_tokens_per_s / packages,
+            "ranks_per_chip": chip.dies,
+        }
+    )
 
 
 def _colocated(serving: _Serving, req: _Request) -> InferencePrediction:
@@ -950,7 +959,9 @@ def _prediction(
         ("communication", best.parts.get("communication", 0.0)),
         key=lambda kv: kv[1],
     )[0]
-    summary = residual_summary(chip.stack, "inference", req.table.is_measured(chip.stack))
+    summary = residual_summary(
+        chip.stack, "inference", req.table.is_measured(chip.stack), moe=req.model.moe is not None
+    )
     # Compute roofline: every token the chips process needs 2 FLOPs per weight it meets, at
     # the dense peak with no loss; an offline output token also brings in/out prompt tokens.
     prompts = (

@@ -56,6 +56,9 @@ class TrainingPrediction(BaseModel):
     search_plans_per_s: float
     #: Plans that would divide evenly but that practitioners do not run, by reason.
     plans_rejected: dict[str, int] = {}
+    #: Devices the software sees per chip (2 for a dual-die Ascend 910C): the plan's degrees
+    #: and the memory figures are per rank.
+    ranks_per_chip: int = 1
     #: Expected share of wall time spent on productive steps at this fleet size (failures,
     #: restarts and checkpoints take the rest); step-time figures above exclude it.
     goodput: float = 1.0
@@ -103,3 +106,6 @@ class InferencePrediction(BaseModel):
     spec_draft_tokens: int = 0
     #: Compute roofline of ``tokens_per_s``: the chips' dense peak over 2 FLOPs per weight.
     roofline_tokens_per_s: float | None = None
+    #: Devices the software sees per chip (2 for a dual-die Ascend 910C): ``tp``, ``plan``,
+    #: ``pools`` and ``weights_gb_per_chip`` count ranks; the per-chip rates count packages.
+    ranks_per_chip: int = 1

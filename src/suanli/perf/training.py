@@ -83,13 +83,15 @@ def predict_training(
         )
     if not 1.0 <= load_imbalance <= 10.0:
         raise InputValueError(f"must be between 1 and 10 (got {load_imbalance:g})", field="load_imbalance")
-    batch = global_batch_tokens or default_global_batch_tokens(chips, seq_len)
+    # A multi-die package is several ranks: plans, memory and step time are per rank.
+    ranks = chips * chip.dies
+    batch = global_batch_tokens or default_global_batch_tokens(ranks, seq_len)
     started = time.perf_counter()
-    search = enumerate_plans(work, chips, seq_len, batch, plan, scaleup_domain=chip.scaleup_domain)
+    search = enumerate_plans(work, ranks, seq_len, batch, plan, scaleup_domain=chip.scaleup_domain)
     plans = search.plans
     if len(plans) == 0:
         raise InfeasibleError(
-            f"no parallelism plan divides {chips} chips, {model.layers} layers, {model.heads} heads and "
+            f"no parallelism plan divides {ranks} ranks, {model.layers} layers, {model.heads} heads and "
             f"{batch / seq_len:g} sequences of {seq_len} tokens evenly"
             + (f" with the pinned {dict(plan)}" if plan else "")
         )
@@ -119,11 +121,11 @@ def predict_training(
     tokens_per_s = batch / step
     model_flops = work.model_flops_per_token(seq_len) * batch
     peak = chip.compute_peak(precision)
-    mfu = model_flops / (step * chips * peak)
-    roofline = chips * peak / work.model_flops_per_token(seq_len)  # tokens/s at MFU 1
+    mfu = model_flops / (step * ranks * peak)
+    roofline = ranks * peak / work.model_flops_per_token(seq_len)  # tokens/s at MFU 1
     share = goodput(chips)
     warnings = [f"{count:,} plans left out: {PRACTICE[reason]}" for reason, count in search.rejected.items()]
-    summary = residual_summary(chip.stack, "training", table.is_measured(chip.stack))
+    summary = residual_summary(chip.stack, "training", table.is_measured(chip.stack), moe=work.experts > 0)
     basis = f"{chip.stack} training residuals"
     breakdown = {
         "compute": cost.compute_s,
@@ -168,6 +170,7 @@ def predict_training(
         plans_feasible=int(fits.sum()),
         search_plans_per_s=len(plans) / max(search_seconds, 1e-9),
         plans_rejected=search.rejected,
+        ranks_per_chip=chip.dies,
         goodput=share,
         warnings=warnings,
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from suanli.catalog.loader import Catalog, builtin_catalog
 from suanli.errors import InfeasibleError, MissingDataError
+from suanli.perf.calibration_data import residual_key
 from suanli.perf.efficiency import EfficiencyTable
 from suanli.perf.inference import predict_inference
 from suanli.perf.measurements import Measurement, measurements, resolve_model
@@ -339,14 +340,16 @@ def validate_measurements(
 def _leave_one_out_coverage(rows: list[ValidationRow], catalog: Catalog) -> float | None:
     """Share of rows inside P10-P90 with each row's spread fitted without that row.
 
-    The spread comes from the other rows of the same stack and kind, shrunk towards the prior
+    The spread comes from the other rows of the same stack, kind and MoE-or-dense, shrunk towards the prior
     as predictions are: an out-of-sample check of the intervals.
     """
     scored = [r for r in rows if r.predicted and r.error is not None]
     if not scored:
         return None
     residual = {r.id: math.log(r.measured / r.predicted) for r in scored if r.predicted}
-    group = {r.id: (catalog.accelerator(r.accelerator).software_stack, r.kind) for r in scored}
+    group = {
+        r.id: residual_key(catalog.accelerator(r.accelerator).software_stack, r.kind, r.moe) for r in scored
+    }
     inside = 0
     for r in scored:
         others = [residual[o.id] for o in scored if o.id != r.id and group[o.id] == group[r.id]]
@@ -362,5 +365,7 @@ def log_residuals(report: ValidationReport, stack_of: Mapping[str, str]) -> dict
     out: dict[str, list[float]] = defaultdict(list)
     for row in report.rows:
         if row.split == "validate" and row.predicted:  # a full miss has no log residual
-            out[f"{stack_of[row.accelerator]}/{row.kind}"].append(math.log(row.measured / row.predicted))
+            out[residual_key(stack_of[row.accelerator], row.kind, row.moe)].append(
+                math.log(row.measured / row.predicted)
+            )
     return dict(out)
