@@ -102,9 +102,13 @@ def _print_training(r: TrainingPrediction) -> None:
         low, high = r.days * r.tokens_per_s / r.interval.p90, r.days * r.tokens_per_s / r.interval.p10
         table.add_row("days for the token budget", f"{r.days:,.1f}", f"{low:,.1f} – {high:,.1f}")
     console.print(table)
-    console.print("plan: " + ", ".join(f"{k}={v}" for k, v in r.plan.items()))
+    ranks = f" (degrees count ranks: {r.ranks_per_chip} per chip)" if r.ranks_per_chip > 1 else ""
+    console.print("plan: " + ", ".join(f"{k}={v}" for k, v in r.plan.items()) + ranks)
     shares = ", ".join(f"{k} {v / r.step_time_s:.0%}" for k, v in r.breakdown.items() if v > 0)
     console.print(f"time goes to: {shares}")
+    console.print(f"goodput at this fleet size (failures, restarts, checkpoints): {r.goodput:.0%}")
+    for warning in r.warnings:
+        console.print(f"[dim]{warning}[/]")
     console.print(
         f"[dim]{r.plans_evaluated:,} plans evaluated ({r.search_plans_per_s:,.0f}/s), "
         f"{r.plans_feasible:,} fit in memory; "

@@ -996,7 +996,12 @@ def _prediction(
         weights_gb_per_chip=serving.weights_per_chip(best.layout) / 1e9,
         bound=f"{dominant} (batch: {best.limit})",
         breakdown=best.parts,
-        interval=interval(tokens_per_s, summary, f"{chip.stack} inference residuals", ceiling=roofline),
+        interval=interval(
+            tokens_per_s,
+            summary,
+            f"{chip.stack} {'MoE ' if req.model.moe else ''}inference residuals",
+            ceiling=roofline,
+        ),
         objective=req.objective,
         input_tokens_per_s=input_tokens_per_s,
         pools=pools,

@@ -126,7 +126,7 @@ def predict_training(
     share = goodput(chips)
     warnings = [f"{count:,} plans left out: {PRACTICE[reason]}" for reason, count in search.rejected.items()]
     summary = residual_summary(chip.stack, "training", table.is_measured(chip.stack), moe=work.experts > 0)
-    basis = f"{chip.stack} training residuals"
+    basis = f"{chip.stack} {'MoE ' if work.experts else ''}training residuals"
     breakdown = {
         "compute": cost.compute_s,
         "memory": cost.memory_s,
