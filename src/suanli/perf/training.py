@@ -23,14 +23,17 @@ from suanli.perf.workload import model_work
 
 TRAINING_PRECISIONS = ("bf16", "fp8")
 #: Sequences per step when no batch is given: 1,024 of 4,096 tokens (4 M tokens, the
-#: Llama 2 / Llama 3 pre-training batch), doubled until every chip can hold a sequence slice.
+#: Llama 2 / Llama 3 early pre-training batch), doubled until there is a sequence for every two
+#: chips: large runs use large batches (Llama 3: 16 M tokens on 8-16k GPUs, arXiv 2407.21783;
+#: DeepSeek-V3: 15,360 sequences on 2,048 GPUs, arXiv 2412.19437), so that data parallelism
+#: has work for every rank and the pipeline enough micro-batches.
 DEFAULT_BATCH_SEQUENCES = 1024
 
 
 def default_global_batch_tokens(chips: int, seq_len: int) -> float:
     """A batch large enough that data parallelism over ``chips`` has work for every rank."""
     sequences = DEFAULT_BATCH_SEQUENCES
-    while sequences * 8 < chips:
+    while sequences * 2 < chips:
         sequences *= 2
     return float(sequences * seq_len)
 
