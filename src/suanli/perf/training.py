@@ -54,6 +54,7 @@ def predict_training(
     flash_attention: bool = True,
     efficiency: EfficiencyTable | None = None,
     load_imbalance: float = LOAD_IMBALANCE,
+    known_to_fit: bool = False,
 ) -> TrainingPrediction:
     """Predict training speed of ``model`` on ``chips`` of ``accelerator``.
 
@@ -61,6 +62,8 @@ def predict_training(
     a partial plan pins the dimensions it names. ``tokens`` (a training budget) yields days,
     counting the fleet's goodput (failures, restarts, checkpoints). ``load_imbalance`` is
     the busiest expert rank's load over the mean (MoE; 1 under forced-balanced routing).
+    ``known_to_fit`` says the pinned plan is known to have run (a published measurement):
+    the model's memory accounting then warns instead of rejecting it.
     Raises :class:`InputValueError` for a pinned plan that cannot run and
     :class:`InfeasibleError` when no plan fits.
     """
@@ -111,6 +114,14 @@ def predict_training(
     )
     search_seconds = time.perf_counter() - started
     fits = cost.memory_bytes <= chip.usable_memory_bytes
+    over = []
+    if known_to_fit and not fits.any():
+        need, usable = float(cost.memory_bytes.min()) / 1e9, chip.usable_memory_bytes / 1e9
+        over.append(
+            f"the model's memory accounting puts this plan at {need:.1f} GB per device, over the "
+            f"{usable:.1f} GB it counts usable; kept because it ran"
+        )
+        fits = cost.memory_bytes <= cost.memory_bytes.min()
     if not fits.any():
         least = float(cost.memory_bytes.min()) / 1e9
         raise InfeasibleError(
@@ -127,7 +138,9 @@ def predict_training(
     mfu = model_flops / (step * ranks * peak)
     roofline = ranks * peak / work.model_flops_per_token(seq_len)  # tokens/s at MFU 1
     share = goodput(chips)
-    warnings = [f"{count:,} plans left out: {PRACTICE[reason]}" for reason, count in search.rejected.items()]
+    warnings = over + [
+        f"{count:,} plans left out: {PRACTICE[reason]}" for reason, count in search.rejected.items()
+    ]
     summary = residual_summary(chip.stack, "training", table.is_measured(chip.stack), moe=work.experts > 0)
     basis = f"{chip.stack} {'MoE ' if work.experts else ''}training residuals"
     breakdown = {

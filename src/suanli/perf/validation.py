@@ -150,8 +150,11 @@ def predict_point(
             tp, cp, ep = int(plan["tp"]), int(plan.get("cp", 1)), int(plan.get("ep", 1))
             stage = point.chips // int(plan.get("pp", 1))
             plan["etp"] = tp if stage % (ep * tp) == 0 and tp * cp > 0 else 1
+        # A source that states the model-parallel layout (tp and pp; dp follows from the chips)
+        # ran that plan: it fits, whatever the model's memory accounting (an approximation) says.
+        stated = "tp" in plan and "pp" in plan
         try:
-            pred = train(plan=plan)
+            pred = train(plan=plan, known_to_fit=stated)
         except InfeasibleError as exc:
             if not plan:
                 raise
