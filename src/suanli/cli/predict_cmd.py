@@ -45,7 +45,10 @@ def predict_train(
     etp: Annotated[int | None, typer.Option(help="Pin tensor parallelism inside each expert (MoE).")] = None,
     vp: Annotated[int | None, typer.Option(help="Pin virtual pipeline stages (interleaving).")] = None,
     mb: Annotated[int | None, typer.Option(help="Pin the micro-batch size (sequences).")] = None,
-    recompute: Annotated[str | None, typer.Option(help="Pin recomputation: none, selective, full.")] = None,
+    recompute: Annotated[
+        str | None,
+        typer.Option(help="Pin recomputation: none, selective, partial (half the layers in full), full."),
+    ] = None,
     zero: Annotated[int | None, typer.Option(help="Pin the ZeRO stage: 0, 1 or 3.")] = None,
     top_k: Annotated[int, typer.Option(help="How many of the fastest plans to list.")] = 5,
     catalog: CatalogFiles = None,

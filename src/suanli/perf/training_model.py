@@ -47,7 +47,11 @@ from suanli.perf.workload import ModelWork
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE = ("none", "selective", "partial", "full")
+#: Share of layers recomputed in full under each RECOMPUTE choice: "partial" is Megatron's
+#: ``--recompute-num-layers`` at half the layers (selective recomputation on the rest), the
+#: middle way large runs take when full recomputation costs too much and none does not fit.
+FULL_SHARE = np.array([0.0, 0.0, 0.5, 1.0])
 
 #: Share of the backward pass behind which data-parallel communication can hide.
 DP_OVERLAP = 0.9
@@ -208,7 +212,7 @@ def _compute_seconds(
     load_imbalance: float,
 ) -> FloatArray:
     """Matrix-unit seconds per step on the busiest chip of the busiest pipeline stage."""
-    again = np.where(lay.recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation: a second forward
+    again = 1.0 + FULL_SHARE[lay.recompute] / 3.0  # full recomputation: a second forward
     body = work.flops_params - work.head_params - work.routed_active
     head = work.head_params  # on the last stage only
     causal_attention = work.attention_flops_per_token(seq_len) / 2 / work.layers
@@ -250,7 +254,7 @@ def _parallel_comm(
     per_step = lay.stage_layers * lay.micro
     # Sequence parallelism: 2 all-gathers and 2 reduce-scatters forward, as many backward,
     # and a second forward set under full recomputation.
-    tp_ops = 4.0 * (np.where(lay.recompute == 2, 2.0, 1.0) + 1.0) * per_step
+    tp_ops = 4.0 * (1.0 + FULL_SHARE[lay.recompute] + 1.0) * per_step
     tp_s = _comm_time(chip, eff, lay.tp, tp_ops * (lay.tp - 1) / lay.tp * act, tp_ops)
     # Ring attention passes K and V around the context group three times (fwd, 2x bwd),
     # half of it hidden behind the attention it feeds.
@@ -261,7 +265,7 @@ def _parallel_comm(
     # local token's k copies; the busiest rank receives its share of the imbalance. FP8
     # training dispatches in FP8 (DeepSeek-V3, arXiv 2412.19437 section 3.3) and combines in BF16.
     moe_share = work.moe_layers / work.layers
-    ep_ops = np.where(lay.recompute == 2, 6.0, 4.0) * per_step * moe_share
+    ep_ops = (4.0 + 2.0 * FULL_SHARE[lay.recompute]) * per_step * moe_share
     token_bytes = (1.0 + 2.0) / 2.0 * work.hidden if precision == "fp8" else 2.0 * work.hidden
     ep_tokens = ep_ops * lay.tokens_mb / lay.tp * load_imbalance
     ep_s = dispatch_combine_seconds(
@@ -430,7 +434,8 @@ def memory_per_chip(
 
     h = float(work.hidden)
     mlp_ratio = work.ffn_active / (4.0 * h) * (1.5 if work.gated else 1.0)
-    per_layer_factor = np.where(plans.recompute == 2, 2.0, 11.0 + 19.0 * mlp_ratio)
+    full = FULL_SHARE[plans.recompute]
+    per_layer_factor = full * 2.0 + (1.0 - full) * (11.0 + 19.0 * mlp_ratio)
     tokens_mb = mb * seq_len / cp
     per_layer = per_layer_factor * tokens_mb * h / tp
     if not flash_attention:  # scores, softmax and dropout mask stay unless recomputed
