@@ -153,8 +153,10 @@ def test_pinned_plans_that_cannot_run_name_the_option(plan: dict[str, int | str]
 
 
 def test_dense_model_refuses_expert_parallelism() -> None:
-    with pytest.raises(InputValueError, match="no experts"):
-        predict_training(CAT.model("llama3-8b"), H100, 8, plan={"ep": 2})
+    for name in ("ep", "etp"):
+        with pytest.raises(InputValueError, match="no experts") as caught:
+            predict_training(CAT.model("llama3-8b"), H100, 8, plan={name: 2})
+        assert caught.value.field == name
 
 
 @pytest.mark.parametrize(

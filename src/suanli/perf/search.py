@@ -91,8 +91,9 @@ def _check_fit(work: ModelWork, chips: int, get: Mapping[str, int]) -> None:
         )
     if "pp" in get and get["pp"] > work.layers:
         raise InputValueError(f"must be <= the model's {work.layers} layers (got {get['pp']})", field="pp")
-    if get.get("ep", 1) > 1 and not work.experts:
-        raise InputValueError(f"the model has no experts (got {get['ep']})", field="ep")
+    for name in ("ep", "etp"):
+        if get.get(name, 1) > 1 and not work.experts:
+            raise InputValueError(f"the model has no experts (got {get[name]})", field=name)
     if work.experts and "ep" in get and work.experts % get["ep"]:
         raise InputValueError(f"must divide the model's {work.experts} experts (got {get['ep']})", field="ep")
     degrees = [get[k] for k in ("tp", "pp", "dp", "cp") if k in get]
