@@ -1,4 +1,4 @@
-"""``suanli predict train|infer`` and ``suanli validate``: the performance model on the command line."""
+"""``suanli predict train|infer``: the performance model on the command line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from suanli.catalog import load_catalog
 from suanli.cli.options import CatalogFiles, Json, parse_quantity
 from suanli.cli.output import console, number, print_json
 from suanli.errors import InputValueError
-from suanli.perf import predict_inference, predict_training, validate_measurements
+from suanli.perf import predict_inference, predict_training
 from suanli.perf.results import InferencePrediction, TrainingPrediction
 
 predict_app = typer.Typer(help="Predict training or inference speed of a model on an accelerator.")
@@ -232,43 +232,3 @@ def _print_inference(r: InferencePrediction) -> None:
     table.add_row("weights per chip (GB)", f"{r.weights_gb_per_chip:.1f}")
     table.add_row("bound", r.bound)
     console.print(table)
-
-
-def validate_command(
-    split: Annotated[str, typer.Option(help="Rows to show: validate, calibrate or all.")] = "all",
-    json: Json = False,
-) -> None:
-    """Predict every bundled published measurement and report the errors (MAPE per group)."""
-    report = validate_measurements()
-    if json:
-        print_json(report)
-        return
-    table = Table(title="Validation against published measurements")
-    for header in ("id", "chip", "split", "metric", "measured", "predicted", "error", "P10–P90"):
-        table.add_column(header, justify="right" if header in ("measured", "predicted", "error") else "left")
-    for row in report.rows:
-        if split not in {"all", row.split}:
-            continue
-        predicted = "-" if row.predicted is None else f"{row.predicted:,.4g}"
-        error = "-" if row.error is None else f"{row.error:+.0%}"
-        band = "" if row.p10 is None or row.p90 is None else f"{row.p10:,.3g}–{row.p90:,.3g}"
-        table.add_row(
-            row.id, row.accelerator, row.split, row.metric, f"{row.measured:,.4g}", predicted, error, band
-        )
-    console.print(table)
-    groups = Table(title="Mean absolute percentage error by group")
-    for header in ("group", "points", "MAPE", "mean signed error"):
-        groups.add_column(header, justify="left" if header == "group" else "right")
-    for g in report.groups:
-        if g.points:
-            groups.add_row(g.group, str(g.points), f"{g.mape:.1%}", f"{g.bias:+.1%}")
-    console.print(groups)
-    skipped = [r for r in report.rows if r.error is None]
-    console.print(
-        f"validate split MAPE {report.overall_validate_mape:.1%} "
-        f"(all points {report.overall_all_mape:.1%}); {report.predicted} predicted, "
-        f"{report.skipped} not predictable; P10-P90 holds {report.interval_coverage:.0%} of validate "
-        f"measurements ({report.interval_coverage_loo:.0%} leave-one-out; target 80 %):"
-    )
-    for row in skipped:
-        console.print(f"  [dim]{row.id}: {row.note}[/]")
