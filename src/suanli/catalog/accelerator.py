@@ -12,7 +12,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from suanli.catalog.provenance import Count, ExportControl, Figure, Price
+from suanli.catalog.provenance import Count, ExportControl, Figure, Price, check_limits
 
 SoftwareStack = Literal["cuda", "rocm", "cann", "neuware", "xpu", "dtk", "ppu-sdk", "maca", "musa"]
 
@@ -87,14 +87,7 @@ class Accelerator(BaseModel):
 
     @model_validator(mode="after")
     def _figures_within_limits(self) -> Self:
-        for name, limit in SPEC_LIMITS.items():
-            figure: Figure | None = getattr(self, name)
-            if figure is None:
-                continue
-            for label, number in (("value", figure.value), ("high", figure.range[1])):
-                if number <= 0 or number > limit:
-                    msg = f"{name}.{label} must be > 0 and <= {limit:g} (got {number:g})"
-                    raise ValueError(msg)
+        check_limits(self, SPEC_LIMITS)
         return self
 
     @property

@@ -15,6 +15,7 @@ behind it. Confidence has three levels, following the tags of ``shared/facts``:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -78,6 +79,18 @@ class Figure(Provenance):
     def range(self) -> tuple[float, float]:
         """``(low, high)``, each defaulting to ``value``."""
         return _check_range(self.low, self.value, self.high, "value")
+
+
+def check_limits(record: object, limits: Mapping[str, float]) -> None:
+    """Raise ``ValueError`` for a figure of ``record`` outside ``(0, limit]`` (a unit slip)."""
+    for name, limit in limits.items():
+        figure: Figure | None = getattr(record, name)
+        if figure is None:
+            continue
+        for label, number in (("value", figure.value), ("high", figure.range[1])):
+            if number <= 0 or number > limit:
+                msg = f"{name}.{label} must be > 0 and <= {limit:g} (got {number:g})"
+                raise ValueError(msg)
 
 
 class Count(Provenance):

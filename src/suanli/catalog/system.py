@@ -18,7 +18,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.catalog.accelerator import Accelerator
-from suanli.catalog.provenance import Count, Figure, Price, Provenance
+from suanli.catalog.provenance import Count, Figure, Price, Provenance, check_limits
 
 SystemKind = Literal["server", "rack", "supernode"]
 
@@ -81,14 +81,7 @@ class System(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        for name, limit in SYSTEM_LIMITS.items():
-            figure: Figure | None = getattr(self, name)
-            if figure is None:
-                continue
-            for label, number in (("value", figure.value), ("high", figure.range[1])):
-                if number <= 0 or number > limit:
-                    msg = f"{name}.{label} must be > 0 and <= {limit:g} (got {number:g})"
-                    raise ValueError(msg)
+        check_limits(self, SYSTEM_LIMITS)
         chips, domain = self.chips.value, self.scaleup_domain.value
         if chips % domain:
             msg = f"scaleup_domain ({domain}) must divide chips ({chips}): a system holds whole domains"
