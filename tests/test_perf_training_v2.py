@@ -203,3 +203,14 @@ def test_dual_die_package_is_two_ranks() -> None:
     flops = model_work(CAT.model("llama3-8b")).model_flops_per_token(4096) * pred.tokens_per_s
     assert pred.mfu == pytest.approx(flops / (64 * package_peak))
     assert pred.memory_gb_available == pytest.approx(0.9 * (ascend.spec("memory_gb") or 0) / 2)
+
+
+def test_deployment_overrides_must_be_positive(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "predict", "infer", "-m", "llama3-8b", "-a", "h100-sxm", "-n", "8",
+        "--input-tokens", "100", "--output-tokens", "100", "--scaleup-domain", "0",
+    )  # fmt: skip
+    assert result.code == 2
+    assert "scaleup_domain" in result.err
+    with pytest.raises(InputValueError, match="must be > 0"):
+        chip_of(H100, memory_gb_override=-1.0)

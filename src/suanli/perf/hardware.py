@@ -20,7 +20,7 @@ from typing import Literal
 
 from suanli.catalog.accelerator import Accelerator
 from suanli.catalog.system import System, deployed
-from suanli.errors import InfeasibleError, MissingDataError
+from suanli.errors import InfeasibleError, InputValueError, MissingDataError
 
 Precision = Literal["bf16", "fp8", "int8", "int4", "fp4"]
 
@@ -100,6 +100,10 @@ def chip_of(
     from both: a memory slice of a card, or a scale-up domain of another size. Missing
     essentials raise :class:`MissingDataError` naming the catalog fields.
     """
+    if scaleup_domain_override is not None and scaleup_domain_override < 1:
+        raise InputValueError(f"must be >= 1 (got {scaleup_domain_override})", field="scaleup_domain")
+    if memory_gb_override is not None and not memory_gb_override > 0:
+        raise InputValueError(f"must be > 0 (got {memory_gb_override})", field="memory_gb")
     if system is not None:
         accelerator = deployed(accelerator, system)
     peaks: dict[str, float] = {}
