@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -142,6 +143,23 @@ def catalog_list(catalog: CatalogFiles = None, json: Json = False) -> None:
     console.print(_systems_table(cat))
 
 
+def _figure_table(record: object, names: Iterable[str]) -> Table:
+    """One row per figure of ``record``: value, range, and where it comes from."""
+    table = Table(show_lines=False)
+    for header in ("field", "value", "range", "confidence", "date", "source"):
+        table.add_column(header)
+    for name in names:
+        figure: Figure | None = getattr(record, name)
+        if figure is None:
+            table.add_row(name, "unknown", "", "", "", "")
+            continue
+        low, high = figure.range
+        span = "" if low == high else f"{low:g}-{high:g}"
+        source = figure.source + (f" [dim]({figure.note})[/]" if figure.note else "")
+        table.add_row(name, f"{figure.value:g}", span, figure.confidence, figure.date, source)
+    return table
+
+
 def _show_system(system: System, cat: Catalog, json: bool) -> None:
     if json:
         print_json(system_record(system, cat))
@@ -153,20 +171,9 @@ def _show_system(system: System, cat: Catalog, json: bool) -> None:
         f"({system.scaleup_link or 'link unnamed'})"
         + (" — default system of its accelerator" if default else "")
     )
-    table = Table(show_lines=False)
-    for header in ("field", "value", "range", "confidence", "date", "source"):
-        table.add_column(header)
+    table = _figure_table(system, SYSTEM_FIGURES)
     for name, count in (("chips", system.chips), ("scaleup_domain", system.scaleup_domain)):
         table.add_row(name, str(count.value), "", count.confidence, count.date, count.source)
-    for name in SYSTEM_FIGURES:
-        figure: Figure | None = getattr(system, name)
-        if figure is None:
-            table.add_row(name, "unknown", "", "", "", "")
-            continue
-        low, high = figure.range
-        span = "" if low == high else f"{low:g}-{high:g}"
-        source = figure.source + (f" [dim]({figure.note})[/]" if figure.note else "")
-        table.add_row(name, f"{figure.value:g}", span, figure.confidence, figure.date, source)
     console.print(table)
     if system.price is not None:
         p = system.price
@@ -206,18 +213,9 @@ def catalog_show(
         f"default system {cat.default_system(a.id).id} (systems: "
         f"{', '.join(s.id for s in cat.systems_of(a.id)) or 'none'})"
     )
-    table = Table(show_lines=False)
-    for header in ("field", "value", "range", "confidence", "date", "source"):
-        table.add_column(header)
-    for name in SPEC_FIELDS:
-        figure: Figure | None = getattr(a, name)
-        if figure is None:
-            table.add_row(name, "unknown", "", "", "", "")
-            continue
-        low, high = figure.range
-        span = "" if low == high else f"{low:g}-{high:g}"
-        source = figure.source + (f" [dim]({figure.note})[/]" if figure.note else "")
-        table.add_row(name, f"{figure.value:g}", span, figure.confidence, figure.date, source)
+    table = _figure_table(a, SPEC_FIELDS)
+    if a.dies is not None:
+        table.add_row("dies", str(a.dies.value), "", a.dies.confidence, a.dies.date, a.dies.source)
     console.print(table)
     d = derive(a)
     console.print(

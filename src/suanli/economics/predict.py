@@ -107,7 +107,12 @@ def _predict(
     chip = accelerator if system is None else deployed(accelerator, system)
     domain = None if system is None else system.domain
     model = catalog.model(target.model)
-    result: Prediction
+    common = {
+        "target": target.label,
+        "accelerator": accelerator.id,
+        "system": None if system is None else system.id,
+        "chips": chips,
+    }
     if isinstance(target, TrainingTarget):
         train = predict_training(
             model,
@@ -119,12 +124,8 @@ def _predict(
             top_k=1,
             scaleup_domain=domain,
         )
-        result = Prediction(
+        return Prediction(
             kind="training",
-            target=target.label,
-            accelerator=accelerator.id,
-            system=None if system is None else system.id,
-            chips=chips,
             tokens_per_s=train.tokens_per_s,
             interval=train.interval,
             mfu=train.mfu,
@@ -132,35 +133,30 @@ def _predict(
             plan=train.plan,
             warnings=train.warnings,
             detail=train,
+            **common,
         )
-    else:
-        serve = predict_inference(
-            model,
-            chip,
-            chips,
-            input_tokens=target.input_tokens,
-            output_tokens=target.output_tokens,
-            tpot_ms=target.tpot_ms,
-            weight_precision=target.weight_precision,
-            kv_precision=target.kv_precision,
-            scaleup_domain=domain,
-        )
-        plan: dict[str, int | str] = dict(serve.plan)
-        result = Prediction(
-            kind="serving",
-            target=target.label,
-            accelerator=accelerator.id,
-            system=None if system is None else system.id,
-            chips=chips,
-            tokens_per_s=serve.tokens_per_s,
-            interval=serve.interval,
-            mfu=None,
-            goodput=1.0,
-            plan=plan,
-            warnings=[],
-            detail=serve,
-        )
-    return result
+    serve = predict_inference(
+        model,
+        chip,
+        chips,
+        input_tokens=target.input_tokens,
+        output_tokens=target.output_tokens,
+        tpot_ms=target.tpot_ms,
+        weight_precision=target.weight_precision,
+        kv_precision=target.kv_precision,
+        scaleup_domain=domain,
+    )
+    return Prediction(
+        kind="serving",
+        tokens_per_s=serve.tokens_per_s,
+        interval=serve.interval,
+        mfu=None,
+        goodput=1.0,
+        plan=dict(serve.plan),
+        warnings=[],
+        detail=serve,
+        **common,
+    )
 
 
 def cache_info() -> dict[str, int]:

@@ -7,7 +7,7 @@
 * :func:`expert_hit_share` and :func:`tokens_per_hit_expert`: the share of experts that
   receive at least one token (whose weights a step must read) and the rows each such
   expert's GEMM runs.
-* :func:`all_to_all_seconds` and :func:`dispatch_combine_seconds`: dispatch or combine over
+* :func:`dispatch_combine_seconds`: dispatch or combine over
   an expert-parallel group, split between the scale-up fabric (peers inside the domain)
   and the scale-out network.
 
@@ -137,45 +137,6 @@ def tokens_per_hit_expert(tokens_per_expert: ArrayLike) -> FloatArray:
 
 def _link_rates(chip: Chip, eff: StackEfficiency) -> tuple[float, float]:
     return chip.scaleup_bytes_s * eff.scaleup, chip.scaleout_bytes_s * eff.scaleout
-
-
-def all_to_all_seconds(
-    chip: Chip, eff: StackEfficiency, group_chips: ArrayLike, bytes_per_chip: ArrayLike, ops: ArrayLike
-) -> FloatArray:
-    """Seconds for ``ops`` all-to-alls moving ``bytes_per_chip`` bytes off each chip in all.
-
-    The group is laid out over consecutive chips and each chip spreads its bytes evenly
-    over the ``g`` members (the share for itself stays put). Of the ``g - 1`` peers, those
-    in the same scale-up domain (``chip.scaleup_domain``) are reached over the scale-up
-    link, the rest over the scale-out network. Both links work at once (DeepEP and HCCL
-    drive NVLink/HCCS and RDMA concurrently), so the slower share sets the time; each
-    operation adds ``eff.moe_dispatch_latency_us``. A group of one chip costs nothing.
-
-    Parameters
-    ----------
-    chip, eff
-        The chip (bandwidths, scale-up domain) and its stack's efficiency factors.
-    group_chips
-        Chips in the all-to-all group, scalar or array.
-    bytes_per_chip
-        Bytes each chip sends over all ``ops`` operations together.
-    ops
-        Number of all-to-all operations (each pays the fixed latency).
-
-    Returns
-    -------
-    numpy.ndarray
-        Seconds, broadcast over the inputs.
-    """
-    g = np.maximum(np.asarray(group_chips, dtype=np.float64), 1.0)
-    volume = np.asarray(bytes_per_chip, dtype=np.float64)
-    n_ops = np.asarray(ops, dtype=np.float64)
-    up_rate, out_rate = _link_rates(chip, eff)
-    local = np.minimum(g, chip.scaleup_domain) - 1.0
-    up = volume * local / g / up_rate
-    out = volume * (g - 1.0 - local) / g / out_rate
-    seconds = np.maximum(up, out) + n_ops * eff.moe_dispatch_latency_us * 1e-6
-    return np.asarray(np.where(g > 1.0, seconds, 0.0), dtype=np.float64)
 
 
 def remote_domains_per_token(group_chips: ArrayLike, domain: int, active_experts: int) -> FloatArray:

@@ -14,7 +14,6 @@ from suanli.perf.calibration_data import residual_summary
 from suanli.perf.efficiency import EfficiencyTable, efficiency_table
 from suanli.perf.goodput import goodput
 from suanli.perf.hardware import chip_of
-from suanli.perf.moe import LOAD_IMBALANCE
 from suanli.perf.results import RankedPlan, TrainingPrediction
 from suanli.perf.search import PRACTICE, enumerate_plans
 from suanli.perf.training_model import step_cost
@@ -53,7 +52,7 @@ def predict_training(
     scaleup_domain: int | None = None,
     flash_attention: bool = True,
     efficiency: EfficiencyTable | None = None,
-    load_imbalance: float = LOAD_IMBALANCE,
+    load_imbalance: float | None = None,
     known_to_fit: bool = False,
 ) -> TrainingPrediction:
     """Predict training speed of ``model`` on ``chips`` of ``accelerator``.
@@ -87,7 +86,7 @@ def predict_training(
             f"must be between one sequence ({seq_len}) and 1e12 tokens (got {global_batch_tokens:g})",
             field="global_batch_tokens",
         )
-    if not 1.0 <= load_imbalance <= 10.0:
+    if load_imbalance is not None and not 1.0 <= load_imbalance <= 10.0:
         raise InputValueError(f"must be between 1 and 10 (got {load_imbalance:g})", field="load_imbalance")
     # A multi-die package is several ranks: plans, memory and step time are per rank.
     ranks = chips * chip.dies

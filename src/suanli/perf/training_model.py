@@ -41,7 +41,8 @@ from numpy.typing import NDArray
 
 from suanli.perf.efficiency import StackEfficiency
 from suanli.perf.hardware import Chip
-from suanli.perf.moe import LOAD_IMBALANCE, dispatch_combine_seconds, grouped_gemm_efficiency
+from suanli.perf.moe import dispatch_combine_seconds, grouped_gemm_efficiency
+from suanli.perf.moe import load_imbalance as imbalance_at
 from suanli.perf.workload import ModelWork
 
 FloatArray = NDArray[np.float64]
@@ -209,7 +210,7 @@ def _compute_seconds(
     seq_len: int,
     batch: float,
     precision: str,
-    load_imbalance: float,
+    imbalance: FloatArray,
 ) -> FloatArray:
     """Matrix-unit seconds per step on the busiest chip of the busiest pipeline stage."""
     again = 1.0 + FULL_SHARE[lay.recompute] / 3.0  # full recomputation: a second forward
@@ -231,7 +232,7 @@ def _compute_seconds(
     if work.experts:
         width = work.expert_ffn / lay.etp
         expert_shape = grouped_gemm_efficiency(tokens_per_expert(work, lay)) * width / (width + GEMM_KNEE)
-        expert_s = 6.0 * work.routed_active * again * per_layer * load_imbalance / (rate * expert_shape)
+        expert_s = 6.0 * work.routed_active * again * per_layer * imbalance / (rate * expert_shape)
     return np.asarray(tokens_per_chip * (dense_s + attention_s + expert_s), dtype=np.float64)
 
 
@@ -247,7 +248,7 @@ def _elementwise_bytes(work: ModelWork, lay: _Layout, *, seq_len: int, flash_att
 
 
 def _parallel_comm(
-    work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layout, *, load_imbalance: float, precision: str
+    work: ModelWork, chip: Chip, eff: StackEfficiency, lay: _Layout, *, imbalance: FloatArray, precision: str
 ) -> dict[str, FloatArray]:
     """Tensor-, context- and expert-parallel traffic of one step, before overlap."""
     act = 2.0 * lay.tokens_mb * work.hidden  # bytes of one micro-batch slice's activations
@@ -267,7 +268,7 @@ def _parallel_comm(
     moe_share = work.moe_layers / work.layers
     ep_ops = (4.0 + 2.0 * FULL_SHARE[lay.recompute]) * per_step * moe_share
     token_bytes = (1.0 + 2.0) / 2.0 * work.hidden if precision == "fp8" else 2.0 * work.hidden
-    ep_tokens = ep_ops * lay.tokens_mb / lay.tp * load_imbalance
+    ep_tokens = ep_ops * lay.tokens_mb / lay.tp * imbalance
     ep_s = dispatch_combine_seconds(
         chip, eff, lay.ep * lay.etp, ep_tokens, max(work.active_experts, 1), token_bytes, ep_ops
     )
@@ -308,12 +309,13 @@ def step_cost(
     global_batch_tokens: float,
     precision: str,
     flash_attention: bool = True,
-    load_imbalance: float = LOAD_IMBALANCE,
+    load_imbalance: float | None = None,
 ) -> StepCost:
     """Step time and memory per chip of each plan (no feasibility filtering).
 
     ``load_imbalance`` is the busiest expert rank's tokens over the mean (1 for a run with
-    forced-balanced routing, as some benchmarks use).
+    forced-balanced routing, as some benchmarks use); by default it grows with each plan's
+    EP degree as :func:`suanli.perf.moe.load_imbalance` has it, the same as in serving.
 
     Without ``flash_attention`` (Megatron-LM before 2022) each layer also writes and reads
     its attention scores, softmax and dropout mask: ``5 * heads * s^2`` bytes per sequence
@@ -321,6 +323,9 @@ def step_cost(
     backward), a fourth with recomputation.
     """
     lay = _Layout.of(work, plans, seq_len, global_batch_tokens)
+    # The busiest expert rank's load over the mean: the same function serving uses, growing
+    # with the EP degree of each plan, unless the caller fixes it (1 under forced balance).
+    busiest = imbalance_at(lay.ep) if load_imbalance is None else np.full_like(lay.ep, load_imbalance)
     bandwidth = chip.memory_bytes_s * eff.memory
     compute_s = _compute_seconds(
         work,
@@ -330,7 +335,7 @@ def step_cost(
         seq_len=seq_len,
         batch=global_batch_tokens,
         precision=precision,
-        load_imbalance=load_imbalance,
+        imbalance=busiest,
     )
     elementwise_s = (
         _elementwise_bytes(work, lay, seq_len=seq_len, flash_attention=flash_attention) / bandwidth
@@ -347,7 +352,7 @@ def step_cost(
     )
 
     # Communication overlapped with GEMMs hides behind up to comm_overlap of the compute.
-    comm = _parallel_comm(work, chip, eff, lay, load_imbalance=load_imbalance, precision=precision)
+    comm = _parallel_comm(work, chip, eff, lay, imbalance=busiest, precision=precision)
     total = comm["tp"] + comm["cp"] + comm["ep"]
     hidden = np.minimum(total, eff.comm_overlap * compute_s)
     exposed = np.where(total > 0, 1.0 - hidden / np.maximum(total, 1e-30), 1.0)

@@ -22,7 +22,6 @@ from suanli.perf.calibration_data import residual_key
 from suanli.perf.efficiency import EfficiencyTable
 from suanli.perf.inference import predict_inference
 from suanli.perf.measurements import Measurement, measurements, resolve_model
-from suanli.perf.moe import LOAD_IMBALANCE
 from suanli.perf.training import predict_training
 from suanli.perf.uncertainty import Z90, shrunk_sigma, summarize
 
@@ -141,7 +140,7 @@ def predict_point(
             efficiency=efficiency,
             scaleup_domain=point.scaleup_domain_override,
             flash_attention=point.flash_attention,
-            load_imbalance=1.0 if (point.parallelism or {}).get("balanced_routing") else LOAD_IMBALANCE,
+            load_imbalance=1.0 if (point.parallelism or {}).get("balanced_routing") else None,
         )
         plan = _plan(point)
         if model.moe is not None and "tp" in plan and "etp" not in plan:
