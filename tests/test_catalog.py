@@ -70,7 +70,7 @@ def test_required_accelerator_present(accelerator_id: str) -> None:
 def test_nvidia_datasheet_values(accelerator_id: str, field: str, value: float) -> None:
     figure = getattr(builtin_catalog().accelerator(accelerator_id), field)
     assert figure.value == pytest.approx(value, rel=0.005)
-    assert figure.confidence == "datasheet"
+    assert figure.confidence == "vendor"
 
 
 def _numbers_without_source(node: object, path: str = "") -> list[str]:
@@ -117,7 +117,7 @@ def test_chinese_compute_figures_are_not_overclaimed(accelerator_id: str) -> Non
     accelerator = builtin_catalog().accelerator(accelerator_id)
     for field in ("bf16_dense_tflops", "fp16_dense_tflops"):
         figure = getattr(accelerator, field)
-        if figure is not None and figure.confidence == "datasheet":
+        if figure is not None and figure.confidence == "vendor":
             assert figure.note, f"{accelerator_id}.{field} claims a datasheet without a note"
 
 

@@ -32,7 +32,7 @@ def test_catalog_list_json() -> None:
     assert isinstance(records, list)
     h200 = next(r for r in records if r["id"] == "h200-sxm")
     assert h200["bf16_dense_tflops"]["value"] == 989
-    assert h200["bf16_dense_tflops"]["confidence"] == "datasheet"
+    assert h200["bf16_dense_tflops"]["confidence"] == "vendor"
     assert h200["derived"]["ridge_point_flop_per_byte"] == pytest.approx(989 / 4.8)
 
 
@@ -143,7 +143,7 @@ accelerators:
       value: {value}
       source: our supplier quote
       date: 2026-11-01
-      confidence: estimate
+      confidence: derived
 """
 
 

@@ -125,7 +125,7 @@ def test_more_efficient_chips_never_need_more(accelerator: str) -> None:
     faster = base.model_copy(
         update={
             "bf16_dense_tflops": Figure(
-                value=figure.value * 1.5, source="test", date="2026", confidence="estimate"
+                value=figure.value * 1.5, source="test", date="2026", confidence="derived"
             )
         }
     )
@@ -243,7 +243,7 @@ def test_cost_defaults_carry_sources() -> None:
     ):
         item = getattr(defaults, name)
         assert item.source
-        assert item.confidence in {"datasheet", "press", "estimate"}
+        assert item.confidence in {"vendor", "primary", "secondary", "derived", "assumption"}
     assert defaults.migration_engineer_months["cuda"].value == 0
 
 

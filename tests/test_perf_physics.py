@@ -255,7 +255,7 @@ def test_kv_cache_per_request_hand_count() -> None:
 def test_unknown_catalog_field_override_changes_prediction() -> None:
     base = CAT.accelerator("h100-sxm")
     slower = base.model_copy(
-        update={"bf16_dense_tflops": Figure(value=500, source="test", date="2026", confidence="estimate")}
+        update={"bf16_dense_tflops": Figure(value=500, source="test", date="2026", confidence="derived")}
     )
     a = predict_training(CAT.model("llama3-8b"), base, 8)
     b = predict_training(CAT.model("llama3-8b"), slower, 8)

@@ -26,7 +26,7 @@ CAT = builtin_catalog()
 def _provenance_ok(item: Provenance) -> None:
     assert len(item.source) >= 3
     assert item.date
-    assert item.confidence in {"datasheet", "press", "estimate"}
+    assert item.confidence in {"vendor", "primary", "secondary", "derived", "assumption"}
 
 
 @pytest.mark.parametrize("system_id", sorted(CAT.systems))
@@ -356,7 +356,7 @@ def test_catalog_cli_lists_and_shows_systems(cli) -> None:
 
 def test_user_catalog_adds_a_system(tmp_path: Path) -> None:
     file = tmp_path / "mine.yaml"
-    figure = {"source": "test rig", "date": "2026", "confidence": "estimate"}
+    figure = {"source": "test rig", "date": "2026", "confidence": "derived"}
     record = {
         "systems": [
             {

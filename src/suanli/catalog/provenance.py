@@ -2,14 +2,23 @@
 
 Every numeric catalog field is a :class:`Figure`: a value, an optional range (``low`` to
 ``high``) where sources disagree or a figure is derived, and the source, date and confidence
-behind it. Confidence has three levels, following the tags of ``shared/facts``:
+behind it. Confidence follows the rubric of ``suanli/catalog/README.md`` (five levels, from
+most to least trusted):
 
-``datasheet``
-    the vendor's datasheet, an official document or a vendor paper;
-``press``
-    reputable press or analysts, usually citing sources;
-``estimate``
-    derived from other figures (the rule goes in ``note``), community figures or rumour.
+``vendor``
+    a document of the vendor or an official body: datasheet, vendor paper, filing, tariff
+    schedule, regulation;
+``primary``
+    a report by whoever obtained the figure first: a news agency or paper citing its own
+    sources (Reuters, Bloomberg, FT, The Information), an analyst's own research, a measurement
+    published by whoever ran it;
+``secondary``
+    a report of a report: a summary, mirror, aggregator or community page relaying a figure
+    it did not obtain itself;
+``derived``
+    computed from other figures by the rule written in ``note``;
+``assumption``
+    a judgement with no figure behind it; ``note`` or ``source`` gives the reasoning.
 """
 
 from __future__ import annotations
@@ -20,7 +29,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-Confidence = Literal["datasheet", "press", "estimate"]
+Confidence = Literal["vendor", "primary", "secondary", "derived", "assumption"]
+
+#: Confidence levels from most to least trusted.
+CONFIDENCE_ORDER: tuple[Confidence, ...] = ("vendor", "primary", "secondary", "derived", "assumption")
 
 #: A date as precise as the source gives it: ``2025``, ``2025-12`` or ``2025-12-24``.
 DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"

@@ -129,10 +129,10 @@ def server_of(accelerator: Accelerator) -> System:
             value=server,
             source=f"{basis}: chips_per_server",
             date=str(accelerator.year),
-            confidence="estimate",
+            confidence="derived",
         ),
         scaleup_domain=Count(
-            value=domain, source=f"{basis}: scaleup_domain", date=str(accelerator.year), confidence="estimate"
+            value=domain, source=f"{basis}: scaleup_domain", date=str(accelerator.year), confidence="derived"
         ),
         scaleup_link=accelerator.scaleup_link,
         scaleup_gb_s=accelerator.scaleup_gb_s,

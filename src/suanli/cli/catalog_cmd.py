@@ -19,8 +19,8 @@ catalog_app = typer.Typer(
 models_app = typer.Typer(help="LLM architectures and their parameter counts.")
 
 
-#: Marks a figure's confidence in tables: datasheet figures stand bare.
-CONFIDENCE_MARK = {"datasheet": "", "press": "ᵖ", "estimate": "ᵉ"}
+#: Marks a figure's confidence in tables: vendor figures stand bare.
+CONFIDENCE_MARK = {"vendor": "", "primary": "ᵖ", "secondary": "ˢ", "derived": "ᵈ", "assumption": "ᵃ"}
 
 
 def _catalog(files: list[Path] | None) -> Catalog:
@@ -57,7 +57,7 @@ def system_record(system: System, catalog: Catalog) -> dict[str, object]:
 
 def _systems_table(cat: Catalog) -> Table:
     table = Table(
-        title="Systems (* default for its accelerator; per-chip GB/s per direction; ᵖ press, ᵉ estimate)"
+        title="Systems (* default for its accelerator; per-chip GB/s per direction; ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption)"
     )
     for header in (
         "id",
@@ -107,7 +107,7 @@ def catalog_list(catalog: CatalogFiles = None, json: Json = False) -> None:
     if json:
         print_json([accelerator_record(a) for a in accelerators])
         return
-    table = Table(title="Accelerator catalog (dense peaks; ᵖ press, ᵉ estimate, - unknown)")
+    table = Table(title="Accelerator catalog (dense peaks; ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption, - unknown)")
     for header in (
         "id",
         "vendor",
