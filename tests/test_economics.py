@@ -241,10 +241,10 @@ def test_cost_defaults_carry_sources() -> None:
         "horizon_years",
         "maintenance_share_per_year",
     ):
-        item = getattr(defaults, name)
+        item = defaults.at(name)
         assert item.source
         assert item.confidence in {"vendor", "primary", "secondary", "derived", "assumption"}
-    assert defaults.migration_engineer_months["cuda"].value == 0
+    assert defaults.at("migration_engineer_months.cuda").value == 0
 
 
 def test_surcharge_pass_through_is_a_capex_line() -> None:

@@ -24,6 +24,7 @@ from suanli.economics.order import summarize_order
 from suanli.errors import InfeasibleError
 from suanli.scenario import Scenario, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
+from suanli.scenario.dated import DatedEntry, excluded_after, used_after
 from suanli.supply.executors import Executor
 from suanli.supply.model import SupplyModel
 from suanli.supply.run import TAIL, SimulationResult, consistent, simulate_paths, summarize
@@ -191,6 +192,8 @@ class Analysis(BaseModel):
     hindsight: Hindsight | None
     recommendation: Optimization | None  # what to buy, when, and the contingent plan
     recommendation_error: str | None = None  # why no plan could be recommended
+    excluded_after_as_of: list[DatedEntry] = []  # dated entries the as_of view left out
+    used_after_as_of: list[DatedEntry] = []  # figures still used although dated after as_of
     paths: int
     seed: int
 
@@ -302,6 +305,8 @@ def analyze_scenario(
         title=scenario.title,
         as_of=scenario.as_of,
         currency=scenario.economics.currency,
+        excluded_after_as_of=excluded_after(scenario, catalog),
+        used_after_as_of=used_after(scenario, catalog),
         quarters=list(base_model.quarters),
         target_tokens_per_s=float(base_model.target.max()),
         target_from=None if scenario.decision is None else scenario.decision.target.from_quarter,

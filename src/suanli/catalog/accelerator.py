@@ -8,13 +8,77 @@ guess dressed as a fact.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from suanli.catalog.provenance import Count, ExportControl, Figure, Price, check_limits
+from suanli.catalog.provenance import (
+    Count,
+    ExportControl,
+    Figure,
+    Price,
+    Provenance,
+    check_limits,
+    latest,
+    price_entries,
+)
 
 SoftwareStack = Literal["cuda", "rocm", "cann", "neuware", "xpu", "dtk", "ppu-sdk", "maca", "musa"]
+
+#: Where a part stands: on sale (``shipping``), presented with figures but not yet on sale
+#: (``announced``), on a vendor roadmap with a target date (``roadmap``), or no longer sold
+#: to new buyers (``end-of-sale``: export-barred parts that survive as an installed base).
+AvailabilityStatus = Literal["shipping", "announced", "roadmap", "end-of-sale"]
+
+#: A period as precise as the source gives it: ``2028``, ``2028-Q4``, ``2026-03`` or ``2026-03-21``.
+PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2])(-\d{2})?)?$"
+
+
+def period_start(period: str) -> dt.date:
+    """The first day of ``period`` (``2028-Q4`` is 2028-10-01, ``2026`` is 2026-01-01)."""
+    year, _, rest = period.partition("-")
+    if not rest:
+        return dt.date(int(year), 1, 1)
+    if rest.startswith("Q"):
+        return dt.date(int(year), 3 * int(rest[1]) - 2, 1)
+    month, _, day = rest.partition("-")
+    return dt.date(int(year), int(month), int(day) if day else 1)
+
+
+class Availability(Provenance):
+    """When a part reaches buyers, as a source states it (``date`` is the source's date).
+
+    ``available`` is the period the part first shipped or is due to ship; ``status`` says
+    which of the two it is. A roadmap date is the vendor's target, not a delivery.
+    """
+
+    status: AvailabilityStatus
+    available: str = Field(
+        pattern=PERIOD_PATTERN, description="First shipment, done or due: YYYY, YYYY-Qn, YYYY-MM or YYYY-MM-DD."
+    )
+
+    @field_validator("available", mode="before")
+    @classmethod
+    def _period_as_text(cls, value: object) -> object:
+        # YAML reads 2026-03-21 as a date and 2028 as a number; keep the source's precision.
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _real_period(self) -> Self:
+        try:
+            period_start(self.available)
+        except ValueError:
+            msg = f"available {self.available!r} is not a calendar period"
+            raise ValueError(msg) from None
+        return self
+
+    @property
+    def available_from(self) -> dt.date:
+        """The first day of the ``available`` period."""
+        return period_start(self.available)
 
 #: Upper bounds beyond which a figure is absurd for a single accelerator (about 10x the
 #: largest shipping part), caught so that a unit slip (GB/s written as TB/s, W as kW) fails.
@@ -81,9 +145,30 @@ class Accelerator(BaseModel):
     scaleout_gb_s: Figure | None = None
     tdp_w: Figure | None = None
 
-    price: Price | None = None
+    prices: tuple[Price, ...] = Field(
+        default=(),
+        description="Dated price entries (YAML key ``price``: one entry or a list); the latest applies.",
+    )
     export_control: ExportControl | None = None
+    availability: Availability | None = Field(
+        default=None,
+        description="Shipping, announced or roadmap status and the date of first shipment (absent = not recorded).",
+    )
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _price_entries(cls, data: object) -> object:
+        return price_entries(data)
+
+    @property
+    def price(self) -> Price | None:
+        """The most recent price entry (see :meth:`price_as_of` for a dated view)."""
+        return latest(self.prices)
+
+    def price_as_of(self, as_of: str | None) -> Price | None:
+        """The most recent price entry known by ``as_of``."""
+        return latest(self.prices, as_of)
 
     @model_validator(mode="after")
     def _figures_within_limits(self) -> Self:

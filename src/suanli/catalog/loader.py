@@ -22,6 +22,7 @@ from typing import Any
 
 from suanli.catalog.accelerator import Accelerator
 from suanli.catalog.llm import LLM
+from suanli.catalog.provenance import Price, known_by
 from suanli.catalog.system import System, server_of
 from suanli.errors import InputValueError, UnknownIdError
 from suanli.yamlfile import YamlDocument, parse_yaml, read_yaml, validate
@@ -90,6 +91,26 @@ class Catalog:
                 field="system",
             )
         return system
+
+    def as_of(self, date: str | None) -> Catalog:
+        """The catalog as it could be read on ``date``: dated entries after it are dropped.
+
+        Prices are the dated records of the catalog (specs do not change once published);
+        :func:`excluded_after` lists what this view leaves out.
+        """
+        if date is None:
+            return self
+
+        def known(prices: tuple[Price, ...]) -> tuple[Price, ...]:
+            return tuple(p for p in prices if known_by(p.date, date))
+
+        return Catalog(
+            accelerators={
+                k: a.model_copy(update={"prices": known(a.prices)}) for k, a in self.accelerators.items()
+            },
+            models=self.models,
+            systems={k: s.model_copy(update={"prices": known(s.prices)}) for k, s in self.systems.items()},
+        )
 
     def model(self, model_id: str) -> LLM:
         """The LLM ``model_id``; an :class:`UnknownIdError` names the closest ids."""
@@ -205,6 +226,8 @@ def _resolve_base(doc: YamlDocument, path: list[int | str], record: Any, known: 
             field=".".join(map(str, [*path, "base"])),
         )
     merged = known[base_id].model_dump(exclude_none=True)
+    if "price" in record:  # a price given replaces the base's dated entries whole
+        merged.pop("prices", None)
     merged.update({k: v for k, v in record.items() if k != "base"})
     return merged
 

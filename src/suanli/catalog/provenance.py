@@ -24,10 +24,10 @@ most to least trusted):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Annotated, Literal, Self
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Literal, Protocol, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Confidence = Literal["vendor", "primary", "secondary", "derived", "assumption"]
 
@@ -39,15 +39,82 @@ DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 
 
 def _date_as_text(value: object) -> object:
-    # YAML reads an unquoted 2025-12-24 as a date; keep the source's precision as text.
-    return value.isoformat() if isinstance(value, dt.date) else value
+    # YAML reads an unquoted 2025-12-24 as a date and 2025 as a number; keep the source's
+    # precision as text.
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _real_date(value: str) -> str:
+    try:
+        first_day(value)
+    except ValueError:
+        msg = f"{value!r} is not a calendar date"
+        raise ValueError(msg) from None
+    return value
 
 
 SourceDate = Annotated[
     str,
     BeforeValidator(_date_as_text),
     Field(pattern=DATE_PATTERN, description="Date of the source (YYYY[-MM[-DD]])."),
+    AfterValidator(_real_date),
 ]
+
+
+def first_day(date: str) -> dt.date:
+    """The first day a source date can mean: ``2026`` is 2026-01-01, ``2026-02`` 2026-02-01.
+
+    A ValueError for an impossible date (``2026-02-30``).
+    """
+    parts = [int(p) for p in date.split("-")]
+    return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+
+
+def known_by(date: str, as_of: str | None) -> bool:
+    """Whether a source dated ``date`` could be read on ``as_of`` (always, without one).
+
+    Both are read as their first day: a figure dated ``2026-01`` is known on 2026-01-20, and
+    an ``as_of`` of ``2026`` sees only what is dated 2026-01-01 or a less precise 2026.
+    """
+    return as_of is None or first_day(date) <= first_day(as_of)
+
+
+class _Dated(Protocol):
+    @property
+    def date(self) -> str: ...
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def latest(entries: Iterable[D], as_of: str | None = None) -> D | None:
+    """The most recent of ``entries`` known by ``as_of``; ``None`` if none is.
+
+    Of entries with the same date, the last listed wins (a correction follows what it corrects).
+    """
+    best: D | None = None
+    for entry in entries:
+        if known_by(entry.date, as_of) and (best is None or first_day(entry.date) >= first_day(best.date)):
+            best = entry
+    return best
+
+
+def price_entries(data: object) -> object:
+    """A record's YAML ``price`` (one entry or a list of dated entries) as its ``prices`` tuple.
+
+    ``price`` and ``prices`` may not both be given.
+    """
+    if not isinstance(data, Mapping) or "price" not in data:
+        return data
+    if "prices" in data:
+        msg = "give price (one entry or a list), not both price and prices"
+        raise ValueError(msg)
+    out = {k: v for k, v in data.items() if k != "price"}
+    given = data["price"]
+    out["prices"] = () if given is None else [given] if isinstance(given, Mapping | BaseModel) else given
+    return out
 
 
 def _check_range(low: float | None, central: float, high: float | None, name: str) -> tuple[float, float]:

@@ -18,7 +18,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.catalog.accelerator import Accelerator
-from suanli.catalog.provenance import Count, Figure, Price, Provenance, check_limits
+from suanli.catalog.provenance import Count, Figure, Price, Provenance, check_limits, latest, price_entries
 
 SystemKind = Literal["server", "rack", "supernode"]
 
@@ -74,10 +74,27 @@ class System(BaseModel):
     scaleup_gb_s: Figure | None = None
     scaleout_gb_s: Figure | None = None
     power_kw: Figure | None = None
-    price: Price | None = Field(default=None, description="Price of the whole system.")
+    prices: tuple[Price, ...] = Field(
+        default=(),
+        description="Dated prices of the whole system (YAML key ``price``: one entry or a list).",
+    )
     bf16_dense_pflops: Figure | None = Field(default=None, description="Whole-system dense BF16 peak.")
     published_mfu: tuple[PublishedMFU, ...] = ()
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _price_entries(cls, data: object) -> object:
+        return price_entries(data)
+
+    @property
+    def price(self) -> Price | None:
+        """The most recent price entry (see :meth:`price_as_of` for a dated view)."""
+        return latest(self.prices)
+
+    def price_as_of(self, as_of: str | None) -> Price | None:
+        """The most recent price entry known by ``as_of``."""
+        return latest(self.prices, as_of)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

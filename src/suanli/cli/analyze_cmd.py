@@ -9,6 +9,7 @@ from rich.table import Table
 
 from suanli.analysis import DEFAULT_PATHS, Analysis, analyze_scenario
 from suanli.catalog import load_catalog
+from suanli.cli.dating import print_dating
 from suanli.cli.decide_cmd import print_optimization
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
@@ -83,6 +84,7 @@ def _lead(r: Optimization) -> None:
 def _print(a: Analysis) -> None:
     symbol = "¥" if a.currency == "CNY" else "$"
     console.print(f"[bold]{a.title}[/] ({a.scenario}, as of {a.as_of})")
+    print_dating(a.as_of, a.excluded_after_as_of, a.used_after_as_of)
     for warning in a.order_warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if a.recommendation is not None:

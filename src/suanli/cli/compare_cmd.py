@@ -191,5 +191,6 @@ def _print(result: Comparison, title: str) -> None:
         f"Cost per M tokens counts input and output tokens at {result.utilisation:.0%} serving "
         "utilisation (--utilisation). MFU = model FLOPs the fleet delivers / (all its chips x dense "
         "peak); pub. = the largest published run on that kind of system (`suanli catalog show SYSTEM`; "
-        "ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption). Systems: `suanli catalog systems`; choose with --system ACCELERATOR=SYSTEM.[/]"
+        "ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption). Systems: `suanli catalog systems`; "
+        "choose with --system ACCELERATOR=SYSTEM.[/]"
     )

@@ -15,11 +15,13 @@ from rich.table import Table
 
 from suanli.analysis import DEFAULT_PATHS, SimulationReport, simulate_scenario
 from suanli.catalog import load_catalog
+from suanli.cli.dating import print_dating
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
 from suanli.economics.order import summarize_order
 from suanli.errors import InputFileError
 from suanli.scenario import DEFAULT_SCENARIO, Scenario, builtin_scenarios, load_scenario
+from suanli.scenario.dated import excluded_after, used_after
 from suanli.supply.executors import make_executor
 
 scenario_app = typer.Typer(help="Scenario files: JSON Schema, validation, a starting file.")
@@ -53,13 +55,24 @@ def scenario_check(
     """Validate a scenario (file:line:field on errors) and run its consistency checks."""
     loaded = load_scenario(scenario)
     warnings = [] if loaded.order is None else summarize_order(loaded.order).warnings
+    catalog = load_catalog()
+    excluded, used = excluded_after(loaded, catalog), used_after(loaded, catalog)
     if json:
-        print_json({"id": loaded.id, "valid": True, "warnings": warnings})
+        print_json(
+            {
+                "id": loaded.id,
+                "valid": True,
+                "warnings": warnings,
+                "excluded_after_as_of": [e.model_dump() for e in excluded],
+                "used_after_as_of": [e.model_dump() for e in used],
+            }
+        )
         return
     console.print(
         f"[green]ok[/] {scenario}: scenario {loaded.id!r}, {len(loaded.candidates)} candidates, "
         f"{len(loaded.observations)} observations"
     )
+    print_dating(loaded.as_of, excluded, used, detail=True)
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
 

@@ -20,6 +20,7 @@ from suanli.catalog.system import System, deployed
 from suanli.economics.workload import Target, TrainingTarget
 from suanli.errors import InfeasibleError, MissingDataError, SuanliError
 from suanli.perf import predict_inference, predict_training
+from suanli.perf.efficiency import evidence_vintage
 from suanli.perf.results import InferencePrediction, Interval, TrainingPrediction
 
 #: Most answers kept; beyond it the oldest are dropped (a scenario sweep stays bounded).
@@ -50,7 +51,7 @@ class Prediction(BaseModel):
     detail: TrainingPrediction | InferencePrediction
 
 
-_cache: dict[tuple[str, str, str, int], Prediction | SuanliError] = {}
+_cache: dict[tuple[str, str, str, int, str], Prediction | SuanliError] = {}
 _stats = {"hits": 0, "misses": 0}
 
 
@@ -78,6 +79,7 @@ def predict(target: Target, hardware: Accelerator | System, chips: int, catalog:
         _fingerprint(accelerator),
         _fingerprint(system),
         chips,
+        evidence_vintage(),
     )
     found = _cache.get(key)
     if found is not None:
@@ -95,7 +97,7 @@ def predict(target: Target, hardware: Accelerator | System, chips: int, catalog:
     return result
 
 
-def _remember(key: tuple[str, str, str, int], answer: Prediction | SuanliError) -> None:
+def _remember(key: tuple[str, str, str, int, str], answer: Prediction | SuanliError) -> None:
     if len(_cache) >= CACHE_LIMIT:
         _cache.pop(next(iter(_cache)))
     _cache[key] = answer

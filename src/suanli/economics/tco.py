@@ -26,7 +26,7 @@ from suanli.catalog.accelerator import Accelerator
 from suanli.catalog.system import System
 from suanli.economics.costs import CostInputs
 from suanli.economics.fleet import FleetSize
-from suanli.economics.unit_cost import capex_shares, chip_price
+from suanli.economics.unit_cost import BUYER_COUNTRY, capex_shares, chip_price
 from suanli.errors import InputValueError
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days
@@ -80,6 +80,7 @@ class TCO(BaseModel):
     capex_network: float | None
     import_duty: float | None
     surcharge: float | None
+    vat: float | None  # only for a buyer who cannot credit VAT
     capex: float | None
     power_per_year: float | None
     maintenance_per_year: float | None
@@ -145,7 +146,7 @@ def fleet_tco(
         inputs.migration_engineer_months.get(accelerator.software_stack, 0.0) * inputs.engineer_month_cost
     )
 
-    capex_chips = capex_servers = capex_network = duty = surcharge = capex = None
+    capex_chips = capex_servers = capex_network = duty = surcharge = vat = capex = None
     if price is not None:
         shares = capex_shares(accelerator, inputs)
         capex_chips = price * fleet.chips
@@ -153,12 +154,13 @@ def fleet_tco(
         capex_network = capex_chips * shares.network
         duty = capex_chips * shares.import_duty
         surcharge = capex_chips * shares.surcharge
-        capex = capex_chips + capex_servers + capex_network + duty + surcharge
+        vat = capex_chips * shares.vat
+        capex = capex_chips + capex_servers + capex_network + duty + surcharge + vat
 
     power_year = maintenance_year = floor_year = opex_year = None
     if power is not None:
         kwh = power.facility_power_kw * inputs.power_utilisation * HOURS_PER_YEAR
-        power_year = kwh * inputs.electricity_per_kwh
+        power_year = kwh * inputs.electricity_for(accelerator.country == BUYER_COUNTRY)
         floor_year = power.racks * inputs.floor_cost_per_rack_year
     if (
         capex is not None
@@ -198,6 +200,7 @@ def fleet_tco(
         capex_network=capex_network,
         import_duty=duty,
         surcharge=surcharge,
+        vat=vat,
         capex=capex,
         power_per_year=power_year,
         maintenance_per_year=maintenance_year,

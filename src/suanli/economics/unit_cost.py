@@ -29,23 +29,25 @@ class CapexShares:
     network: float
     import_duty: float
     surcharge: float
+    vat: float = 0.0
 
     @property
     def total(self) -> float:
         """All capex beyond the chip, as a share of its price."""
-        return self.servers + self.network + self.import_duty + self.surcharge
+        return self.servers + self.network + self.import_duty + self.surcharge + self.vat
 
 
 def capex_shares(accelerator: Accelerator, inputs: CostInputs) -> CapexShares:
     """Servers, network, duty and passed-on surcharge per unit of chip price."""
     servers = inputs.server_overhead_share
     imported = accelerator.country != BUYER_COUNTRY
-    return CapexShares(
-        servers=servers,
-        network=(1.0 + servers) * inputs.network_capex_share,
-        import_duty=(1.0 + servers) * inputs.import_duty_share if imported else 0.0,
-        surcharge=inputs.surcharge_share.get(accelerator.id, 0.0) * inputs.surcharge_pass_through,
-    )
+    network = (1.0 + servers) * inputs.network_capex_share
+    duty = (1.0 + servers) * inputs.import_duty_share if imported else 0.0
+    surcharge = inputs.surcharge_share.get(accelerator.id, 0.0) * inputs.surcharge_pass_through
+    # Import VAT is levied on customs value plus duty, domestic VAT on the price: the same
+    # rate on either side, so it matters only to a buyer who cannot credit it.
+    vat = 0.0 if inputs.vat_recoverable else inputs.vat_share * (1.0 + servers + network + duty + surcharge)
+    return CapexShares(servers=servers, network=network, import_duty=duty, surcharge=surcharge, vat=vat)
 
 
 def chip_price(accelerator: Accelerator, inputs: CostInputs) -> float | None:
@@ -87,7 +89,8 @@ def unit_costs(accelerator: Accelerator, inputs: CostInputs, price: float | None
         missing.append("tdp_w")
     else:
         it_kw = tdp * (1.0 + inputs.host_power_share) / 1000.0
-        power = it_kw * inputs.pue * inputs.power_utilisation * HOURS_PER_QUARTER * inputs.electricity_per_kwh
+        electricity = inputs.electricity_for(accelerator.country == BUYER_COUNTRY)
+        power = it_kw * inputs.pue * inputs.power_utilisation * HOURS_PER_QUARTER * electricity
         floor = it_kw / inputs.rack_kw * inputs.floor_cost_per_rack_year / 4
     stack = accelerator.software_stack
     return UnitCosts(

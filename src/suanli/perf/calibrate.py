@@ -23,6 +23,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from suanli.catalog.loader import builtin_catalog
+from suanli.catalog.provenance import known_by
 from suanli.errors import InfeasibleError, MissingDataError
 from suanli.perf.calibration_data import ResidualTable
 from suanli.perf.efficiency import (
@@ -30,6 +31,7 @@ from suanli.perf.efficiency import (
     EfficiencyFile,
     EfficiencyTable,
     StackEfficiency,
+    Vintage,
     apply_calibration,
     efficiency_file,
 )
@@ -117,13 +119,21 @@ def _residuals(
     return np.concatenate([np.array(errors), pull * np.log(x / x0)])
 
 
-def fit(source: EfficiencyFile) -> dict[str, CalibratedFactors]:
-    """Fitted factors per stack, from the calibrate split and the priors of ``source``."""
+def calibration_points(as_of: str | None = None) -> list[Measurement]:
+    """The calibrate split's predictable points, published by ``as_of`` where given."""
+    return [
+        p
+        for p in measurements().points
+        if p.split == "calibrate" and known_by(p.date, as_of) and _predictable(p)
+    ]
+
+
+def fit(source: EfficiencyFile, as_of: str | None = None) -> dict[str, CalibratedFactors]:
+    """Fitted factors per stack, from the calibrate split (published by ``as_of``) and the priors."""
     catalog = builtin_catalog()
     by_stack: dict[str, list[Measurement]] = defaultdict(list)
-    for point in measurements().points:
-        if point.split == "calibrate" and _predictable(point):
-            by_stack[catalog.accelerator(point.accelerator).software_stack].append(point)
+    for point in calibration_points(as_of):
+        by_stack[catalog.accelerator(point.accelerator).software_stack].append(point)
     fitted: dict[str, CalibratedFactors] = {}
     for stack in sorted(by_stack, key=lambda s: (s != REFERENCE_STACK, s)):
         points = by_stack[stack]
@@ -208,11 +218,55 @@ def _dump(path: Path, text_head: str, data: object) -> None:
     path.write_text(text_head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
+def _write_vintage(as_of: str, *, write: bool) -> None:
+    source = efficiency_file()
+    fitted = fit(source, as_of)
+    for stack, factors in fitted.items():
+        print(f"{stack} (as of {as_of}): {factors.model_dump(exclude_none=True)}")
+    if not write:
+        return
+    on = tuple(sorted(p.id for p in calibration_points(as_of)))
+    vintages = [v for v in source.vintages if v.as_of != as_of]
+    vintages.append(Vintage(as_of=as_of, calibrated=fitted, calibrated_on=on))
+    data_dir = Path(str(files("suanli.perf").joinpath("data")))
+    eff_path = data_dir / "efficiency.yaml"
+    text = eff_path.read_text(encoding="utf-8")
+    head = text[: text.index("calibrated:")]
+    _dump(eff_path, head, _stored(source.calibrated, source.calibrated_on, vintages))
+
+
+def _stored(
+    calibrated: dict[str, CalibratedFactors],
+    calibrated_on: tuple[str, ...] | list[str],
+    vintages: list[Vintage],
+) -> dict[str, object]:
+    return {
+        "calibrated": {k: v.model_dump(exclude_none=True) for k, v in calibrated.items()},
+        "calibrated_on": list(calibrated_on),
+        "vintages": [
+            {
+                "as_of": v.as_of,
+                "calibrated": {k: f.model_dump(exclude_none=True) for k, f in v.calibrated.items()},
+                "calibrated_on": list(v.calibrated_on),
+            }
+            for v in sorted(vintages, key=lambda v: v.as_of)
+        ],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit, report, and with ``--write`` store the calibration in the source tree."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the fit in suanli/perf/data")
+    parser.add_argument(
+        "--vintage",
+        metavar="DATE",
+        help="fit only on points published by DATE and store it as a vintage (with --write)",
+    )
     args = parser.parse_args(argv)
+    if args.vintage is not None:
+        _write_vintage(args.vintage, write=args.write)
+        return
     source = efficiency_file()
     before = validate_measurements(efficiency=apply_calibration(source.priors, {}))
     fitted = fit(source)
@@ -237,14 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     text = eff_path.read_text(encoding="utf-8")
     head = text[: text.index("calibrated:")]
     calibrated_on = sorted(p.id for p in measurements().points if p.split == "calibrate")
-    _dump(
-        eff_path,
-        head,
-        {
-            "calibrated": {k: v.model_dump(exclude_none=True) for k, v in fitted.items()},
-            "calibrated_on": calibrated_on,
-        },
-    )
+    _dump(eff_path, head, _stored(fitted, calibrated_on, list(source.vintages)))
     residuals = residual_table(after)
     _dump(
         data_dir / "residuals.yaml",

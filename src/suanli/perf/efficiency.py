@@ -4,15 +4,24 @@ The factors live in ``perf/data/efficiency.yaml`` with the source of each value:
 microbenchmark, a documented assumption, or a calibration run on the measurements of the
 ``calibrate`` split (never on a ``validate`` point). A stack with no entry of its own uses
 the ``default`` entry, and its predictions carry the wider uncertainty of an unmeasured stack.
+
+Measurements are dated evidence. A view "as of" a date (a scenario's ``as_of``, set with
+:func:`evidence_as_of`) may use only a calibration fitted on points published by then: the
+full calibration when all its points are, else the latest stored *vintage* (a fit on the
+points known by its date), else the priors alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib.resources import files
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from suanli.catalog.provenance import SourceDate, known_by
 from suanli.yamlfile import parse_yaml, validate
 
 
@@ -81,6 +90,16 @@ class CalibratedFactors(BaseModel):
     moe_layer_overhead_us: float | None = Field(default=None, ge=0)
 
 
+class Vintage(BaseModel):
+    """A calibration fitted only on the calibrate points published by ``as_of``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    as_of: SourceDate
+    calibrated: dict[str, CalibratedFactors]
+    calibrated_on: tuple[str, ...]
+
+
 class EfficiencyFile(BaseModel):
     """The data file: hand-set priors with sources, and what calibration fitted on top."""
 
@@ -89,6 +108,7 @@ class EfficiencyFile(BaseModel):
     priors: dict[str, StackEfficiency]
     calibrated: dict[str, CalibratedFactors] = {}
     calibrated_on: tuple[str, ...] = ()
+    vintages: tuple[Vintage, ...] = ()
 
 
 class EfficiencyTable(BaseModel):
@@ -131,8 +151,51 @@ def efficiency_file() -> EfficiencyFile:
     return validate(EfficiencyFile, doc, doc.data)
 
 
+_EVIDENCE_AS_OF: ContextVar[str | None] = ContextVar("evidence_as_of", default=None)
+
+
+@contextmanager
+def evidence_as_of(date: str | None) -> Iterator[None]:
+    """Within the block, predictions use only measurements published by ``date``."""
+    token = _EVIDENCE_AS_OF.set(date)
+    try:
+        yield
+    finally:
+        _EVIDENCE_AS_OF.reset(token)
+
+
+def _all_known(ids: tuple[str, ...], as_of: str | None) -> bool:
+    from suanli.perf.measurements import measurements  # noqa: PLC0415 (measurements import this module)
+
+    dates = {p.id: p.date for p in measurements().points}
+    return all(known_by(dates[i], as_of) for i in ids if i in dates)
+
+
 @cache
-def efficiency_table() -> EfficiencyTable:
-    """The efficiency factors in force: priors plus the stored calibration."""
+def _vintage_for(as_of: str | None) -> str:
     data = efficiency_file()
-    return apply_calibration(data.priors, data.calibrated)
+    if as_of is None or _all_known(data.calibrated_on, as_of):
+        return "all"
+    usable = [v for v in data.vintages if known_by(v.as_of, as_of) and _all_known(v.calibrated_on, as_of)]
+    return max(usable, key=lambda v: v.as_of).as_of if usable else "priors"
+
+
+def evidence_vintage() -> str:
+    """Which calibration predictions use now: ``all``, a vintage's date, or ``priors``."""
+    return _vintage_for(_EVIDENCE_AS_OF.get())
+
+
+@cache
+def _table(vintage: str) -> EfficiencyTable:
+    data = efficiency_file()
+    if vintage == "all":
+        return apply_calibration(data.priors, data.calibrated)
+    if vintage == "priors":
+        return apply_calibration(data.priors, {})
+    (chosen,) = (v for v in data.vintages if v.as_of == vintage)
+    return apply_calibration(data.priors, chosen.calibrated)
+
+
+def efficiency_table() -> EfficiencyTable:
+    """The efficiency factors in force: priors plus the calibration the evidence date allows."""
+    return _table(evidence_vintage())

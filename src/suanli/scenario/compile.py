@@ -21,6 +21,7 @@ from suanli.economics.fleet import fleet_rate, size_fleet
 from suanli.economics.unit_cost import BUYER_COUNTRY, UnitCosts, chip_price, unit_costs
 from suanli.economics.workload import Target, Workload, load_workload
 from suanli.errors import InfeasibleError, InputValueError
+from suanli.perf.efficiency import evidence_as_of, evidence_vintage
 from suanli.scenario.model import Scenario
 from suanli.supply.model import SupplyModel, compile_supply
 from suanli.supply.quarters import quarter_index, quarter_labels
@@ -51,27 +52,36 @@ class ScenarioCompiler:
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or builtin_catalog()
-        self._rates: dict[tuple[str, str], tuple[float, float]] = {}
-        self._targets: dict[tuple[str, str, int], float] = {}
+        self._views: dict[str, Catalog] = {}
+        self._rates: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self._targets: dict[tuple[str, str, int, str], float] = {}
+
+    def view(self, scenario: Scenario) -> Catalog:
+        """The catalog as known on the scenario's ``as_of`` (prices dated later left out)."""
+        if scenario.as_of not in self._views:
+            self._views[scenario.as_of] = self.catalog.as_of(scenario.as_of)
+        return self._views[scenario.as_of]
 
     def _target(self, scenario: Scenario) -> Target:
         return scenario_workload(scenario).targets[0]
 
     def rate(self, scenario: Scenario, accelerator_id: str) -> tuple[float, float]:
         """Useful work per chip (tokens/s on the workload's first target) and its log-spread."""
-        key = (_workload_key(scenario), accelerator_id)
-        if key not in self._rates:
-            try:
-                fleet = size_fleet(
-                    self._target(scenario), self.catalog.accelerator(accelerator_id), self.catalog
-                )
-            except InfeasibleError as exc:
-                raise InfeasibleError(
-                    f"candidate {accelerator_id} cannot run the scenario workload: {exc}"
-                ) from exc
-            self._rates[key] = (fleet.tokens_per_s_per_chip, fleet.perf_sigma_log)
+        with evidence_as_of(scenario.as_of):
+            key = (_workload_key(scenario), accelerator_id, evidence_vintage())
+            if key not in self._rates:
+                self._rates[key] = self._size(scenario, accelerator_id)
         rate, sigma = self._rates[key]
         return rate * scenario.performance_scale.get(accelerator_id, 1.0), sigma
+
+    def _size(self, scenario: Scenario, accelerator_id: str) -> tuple[float, float]:
+        try:
+            fleet = size_fleet(self._target(scenario), self.catalog.accelerator(accelerator_id), self.catalog)
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"candidate {accelerator_id} cannot run the scenario workload: {exc}"
+            ) from exc
+        return fleet.tokens_per_s_per_chip, fleet.perf_sigma_log
 
     def rates(self, scenario: Scenario) -> dict[str, tuple[float, float]]:
         """:meth:`rate` of every candidate."""
@@ -85,26 +95,39 @@ class ScenarioCompiler:
         if target.equivalent is None:  # ComputeTarget guarantees tokens_per_s then
             return float(target.tokens_per_s or 0.0)
         equivalent = target.equivalent
-        key = (_workload_key(scenario), equivalent.accelerator, equivalent.chips)
-        if key not in self._targets:
-            self._targets[key] = fleet_rate(
-                self._target(scenario),
-                self.catalog.accelerator(equivalent.accelerator),
-                self.catalog,
-                equivalent.chips,
-            )
+        with evidence_as_of(scenario.as_of):
+            key = (_workload_key(scenario), equivalent.accelerator, equivalent.chips, evidence_vintage())
+            if key not in self._targets:
+                self._targets[key] = fleet_rate(
+                    self._target(scenario),
+                    self.catalog.accelerator(equivalent.accelerator),
+                    self.catalog,
+                    equivalent.chips,
+                )
         return self._targets[key]
 
     def prices(self, scenario: Scenario) -> dict[str, float]:
-        """Chip price per candidate in the scenario currency (0 where no source gives one)."""
+        """Chip price per candidate in the scenario currency, as known by its ``as_of``.
+
+        A candidate whose catalog prices are all dated later (or that has none) needs a
+        ``prices`` entry in the scenario: a plan must never get its chips for free.
+        """
         inputs = scenario.cost_inputs()
         prices = {}
         for accelerator_id in scenario.candidates:
             if accelerator_id in scenario.prices:
                 prices[accelerator_id] = scenario.prices[accelerator_id]
                 continue
-            price = chip_price(self.catalog.accelerator(accelerator_id), inputs)
-            prices[accelerator_id] = 0.0 if price is None else price
+            price = chip_price(self.view(scenario).accelerator(accelerator_id), inputs)
+            if price is None:
+                later = [p.date for p in self.catalog.accelerator(accelerator_id).prices]
+                why = f"only prices dated {', '.join(later)}" if later else "no price in the catalog"
+                raise InputValueError(
+                    f"candidate {accelerator_id} has {why}, none known by as_of {scenario.as_of}: "
+                    f"give prices.{accelerator_id} in the scenario (with its source in a comment)",
+                    field=f"prices.{accelerator_id}",
+                )
+            prices[accelerator_id] = price
         return prices
 
     def unit_costs(self, scenario: Scenario) -> dict[str, UnitCosts]:
@@ -112,7 +135,8 @@ class ScenarioCompiler:
         inputs = scenario.cost_inputs()
         prices = self.prices(scenario)
         return {
-            a: unit_costs(self.catalog.accelerator(a), inputs, prices[a] or None) for a in scenario.candidates
+            a: unit_costs(self.view(scenario).accelerator(a), inputs, prices[a] or None)
+            for a in scenario.candidates
         }
 
     def candidates(self, scenario: Scenario) -> Candidates:

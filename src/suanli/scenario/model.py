@@ -17,7 +17,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.catalog.provenance import SourceDate
-from suanli.economics.costs import CostInputs, default_cost_inputs
+from suanli.economics.costs import CostInputs, Site, default_cost_inputs, site_electricity
 from suanli.economics.order import Order
 from suanli.economics.workload import Workload
 from suanli.errors import InputValueError
@@ -53,7 +53,18 @@ class EconomicsSection(BaseModel):
 
     currency: Literal["CNY", "USD"] = "CNY"
     cny_per_usd: float | None = Field(default=None, gt=0.5, lt=50)
+    site: Site | None = Field(
+        default=None,
+        description=(
+            "Site type whose sourced electricity price applies (cost defaults); in a western hub "
+            "domestic chips pay the subsidised price once the subsidy is known by as_of."
+        ),
+    )
+    domestic_chip_subsidy: bool = Field(
+        default=True, description="Whether domestic-chip sites in a western hub get the power subsidy."
+    )
     electricity_per_kwh: float | None = Field(default=None, ge=0, le=100)
+    domestic_electricity_per_kwh: float | None = Field(default=None, ge=0, le=100)
     pue: float | None = Field(default=None, ge=1.0, le=3.0)
     horizon_years: float | None = Field(default=None, gt=0, le=20)
     maintenance_share_per_year: float | None = Field(default=None, ge=0, le=1)
@@ -64,6 +75,8 @@ class EconomicsSection(BaseModel):
     floor_cost_per_rack_year: float | None = Field(default=None, ge=0)
     residual_value_share: float | None = Field(default=None, ge=0, le=1)
     import_duty_share: float | None = Field(default=None, ge=0, le=5)
+    vat_share: float | None = Field(default=None, ge=0, le=1)
+    vat_recoverable: bool | None = None
     surcharge_share: dict[str, float] | None = None
     surcharge_pass_through: float | None = Field(default=None, ge=0, le=1)
     power_utilisation: float | None = Field(default=None, gt=0, le=1.5)
@@ -71,10 +84,22 @@ class EconomicsSection(BaseModel):
     engineer_month_cost: float | None = Field(default=None, ge=0)
     migration_engineer_months: dict[str, float] | None = None
 
-    def cost_inputs(self) -> CostInputs:
-        """The defaults with this section's values laid over them."""
-        overrides = self.model_dump(exclude_none=True, exclude={"currency"})
-        return default_cost_inputs(self.currency, **overrides)
+    def cost_inputs(self, as_of: str | None = None) -> CostInputs:
+        """The defaults known by ``as_of`` with this section's values laid over them.
+
+        A ``site`` sets both electricity prices from its sourced figures (converted at this
+        section's FX); ``electricity_per_kwh`` and ``domestic_electricity_per_kwh`` given
+        here replace them.
+        """
+        overrides = self.model_dump(exclude_none=True, exclude={"currency", "site", "domestic_chip_subsidy"})
+        if self.site is not None:
+            every, domestic = site_electricity(self.site, as_of, subsidy=self.domestic_chip_subsidy)
+            fx = self.cny_per_usd or default_cost_inputs(as_of=as_of).cny_per_usd
+            to = 1.0 if self.currency == "CNY" else 1.0 / fx
+            overrides.setdefault("electricity_per_kwh", every * to)
+            if domestic is not None:
+                overrides.setdefault("domestic_electricity_per_kwh", domestic * to)
+        return default_cost_inputs(self.currency, as_of=as_of, **overrides)
 
 
 class Equivalent(BaseModel):
@@ -399,5 +424,5 @@ class Scenario(BaseModel):
         return float(value) if isinstance(value, int | float) else float("nan")
 
     def cost_inputs(self) -> CostInputs:
-        """The cost inputs in force for this scenario."""
-        return self.economics.cost_inputs()
+        """The cost inputs in force for this scenario, as known by its ``as_of``."""
+        return self.economics.cost_inputs(self.as_of)
