@@ -70,7 +70,8 @@ def test_required_accelerator_present(accelerator_id: str) -> None:
 def test_nvidia_datasheet_values(accelerator_id: str, field: str, value: float) -> None:
     figure = getattr(builtin_catalog().accelerator(accelerator_id), field)
     assert figure.value == pytest.approx(value, rel=0.005)
-    assert figure.confidence == "vendor"
+    # Datasheet figures read in a copy of the datasheet are tagged by that weakest link.
+    assert figure.confidence in {"vendor", "secondary"}
 
 
 def _numbers_without_source(node: object, path: str = "") -> list[str]:

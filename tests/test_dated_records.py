@@ -172,3 +172,26 @@ def test_vat_costs_nothing_when_recoverable_and_the_same_rate_on_both_origins_wh
         assert recoverable.capex is not None
         assert paid.capex is not None
         assert paid.capex == pytest.approx(recoverable.capex * 1.13)
+
+
+def test_price_uncertainty_takes_its_range_from_the_catalog_and_moves_the_price() -> None:
+    scenario = load_scenario(FLAGSHIP)
+    (u,) = (u for u in scenario.uncertainties if u.name == "price_ascend-910c")
+    price = CAT.as_of(scenario.as_of).accelerator("ascend-910c").price
+    assert price is not None
+    assert price.low is not None
+    assert price.high is not None
+    assert (u.low, u.high) == pytest.approx((price.low / price.amount, price.high / price.amount))
+    compiler = ScenarioCompiler()
+    base = compiler.prices(scenario)["ascend-910c"]
+    cheap = compiler.prices(scenario.with_values({"price_ascend-910c": u.low}))["ascend-910c"]
+    assert cheap == pytest.approx(base * u.low)
+
+
+def test_range_from_catalog_refuses_a_path_it_cannot_read() -> None:
+    data = load_scenario(FLAGSHIP).model_dump(mode="python")
+    data["uncertainties"] = [
+        {"name": "bad", "paths": ["economics.pue"], "range_from": "catalog", "source": "test"}
+    ]
+    with pytest.raises(ValueError, match=r"price_scale\.ID"):
+        type(load_scenario(FLAGSHIP)).model_validate(data)

@@ -128,7 +128,7 @@ class ScenarioCompiler:
                     field=f"prices.{accelerator_id}",
                 )
             prices[accelerator_id] = price
-        return prices
+        return {a: p * scenario.price_scale.get(a, 1.0) for a, p in prices.items()}
 
     def unit_costs(self, scenario: Scenario) -> dict[str, UnitCosts]:
         """All-in costs beyond the chip price, per candidate."""

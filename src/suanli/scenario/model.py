@@ -12,7 +12,8 @@ over the base's (mappings merged; lists, numbers and the sections ``plan``, ``de
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import datetime as dt
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -244,6 +245,13 @@ class Uncertainty(BaseModel):
     mode: Literal["set", "scale"] = "set"
     low: float
     high: float
+    range_from: Literal["catalog"] | None = Field(
+        default=None,
+        description=(
+            "Take low and high from the catalog: for ``price_scale.ID`` paths, the price range of "
+            "accelerator ID known by as_of, relative to its price (the sources' disagreement)."
+        ),
+    )
     source: str = Field(min_length=3, description="Document, or 'assumption: <reason>'.")
 
     @model_validator(mode="after")
@@ -292,6 +300,40 @@ class Standoff(BaseModel):
     source: str = Field(min_length=3)
 
 
+def catalog_range(uncertainty: dict[str, Any], as_of: str | None) -> dict[str, Any]:
+    """``uncertainty`` with ``low``/``high`` from the built-in catalog's price range (see ``range_from``).
+
+    Each path must be ``price_scale.ID``; with several, the widest relative range is used.
+    Left as given (validation then names what is missing) where the catalog has no range.
+    """
+    from suanli.catalog.loader import builtin_catalog  # noqa: PLC0415 (the catalog imports nothing from here)
+
+    catalog = builtin_catalog().as_of(as_of)
+    lows, highs = [], []
+    for path in uncertainty.get("paths") or ():
+        section, _, accelerator = str(path).partition(".")
+        if section != "price_scale" or accelerator not in catalog.accelerators:
+            name = uncertainty.get("name")
+            msg = f"uncertainty {name!r}: range_from catalog needs price_scale.ID paths (got {path})"
+            raise ValueError(msg)
+        price = catalog.accelerator(accelerator).price
+        if price is None:
+            msg = (
+                f"uncertainty {uncertainty.get('name')!r}: {accelerator} has no price known by as_of {as_of}"
+            )
+            raise ValueError(msg)
+        low, high = (price.low or price.amount) / price.amount, (price.high or price.amount) / price.amount
+        if low == high:
+            msg = f"uncertainty {uncertainty.get('name')!r}: the catalog price of {accelerator} has no range"
+            raise ValueError(msg)
+        lows.append(low)
+        highs.append(high)
+    given = dict(uncertainty)
+    given.setdefault("low", min(lows, default=1.0))
+    given.setdefault("high", max(highs, default=1.0))
+    return given
+
+
 class Scenario(BaseModel):
     """A decision scenario."""
 
@@ -314,6 +356,10 @@ class Scenario(BaseModel):
     decision: Decision | None = None
     sovereignty: Sovereignty | None = None
     standoff: Standoff | None = None
+    price_scale: dict[str, float] = Field(
+        default={},
+        description="Multiplies each candidate's chip price (1 = as the catalog or prices give it).",
+    )
     performance_scale: dict[str, float] = Field(
         default={}, description="Multiplies the performance model's useful work per chip, per accelerator."
     )
@@ -321,6 +367,21 @@ class Scenario(BaseModel):
     observations: tuple[Observation, ...] = ()
     sources: tuple[Source, ...] = ()
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_ranges(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("uncertainties"), list | tuple):
+            return data
+        as_of = data.get("as_of")
+        as_of = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
+        resolved = [
+            catalog_range(u, as_of if isinstance(as_of, str) else None)
+            if isinstance(u, dict) and u.get("range_from") == "catalog"
+            else u
+            for u in data["uncertainties"]
+        ]
+        return {**data, "uncertainties": resolved}
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -344,6 +405,10 @@ class Scenario(BaseModel):
         for observation in self.observations:
             if observation.accelerator not in self.candidates:
                 msg = f"observation of {observation.accelerator!r}, which is not a candidate"
+                raise ValueError(msg)
+        for accelerator, scale in self.price_scale.items():
+            if accelerator not in self.candidates or not 0 < scale <= 10:
+                msg = f"price_scale of {accelerator!r} needs a candidate and a factor in (0, 10]"
                 raise ValueError(msg)
         for accelerator, scale in self.performance_scale.items():
             if accelerator not in self.candidates or not 0 < scale <= 10:
