@@ -1,22 +1,30 @@
-"""``suanli catalog`` and ``suanli models``: list and show catalog records (accelerators, systems)."""
+"""``suanli catalog`` and ``suanli models``: list, show and check catalog records (accelerators, systems)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from suanli.catalog import SPEC_FIELDS, Accelerator, Catalog, Figure, System, derive, load_catalog
+from suanli.catalog import LLM, SPEC_FIELDS, Accelerator, Catalog, Figure, System, derive, load_catalog
+from suanli.catalog.audit import FINDING_KINDS, Finding, SourcedFigure, audit, counts, sourced_figures
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, number, print_json
+from suanli.economics.costs import cost_defaults
 
 catalog_app = typer.Typer(
     help="Accelerators and the systems they are deployed in: specs with provenance, prices, export status."
 )
 models_app = typer.Typer(help="LLM architectures and their parameter counts.")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", metavar="DATE", help="Also list figures dated after DATE (YYYY[-MM[-DD]])."),
+]
 
 
 #: Marks a figure's confidence in tables: vendor figures stand bare.
@@ -57,7 +65,8 @@ def system_record(system: System, catalog: Catalog) -> dict[str, object]:
 
 def _systems_table(cat: Catalog) -> Table:
     table = Table(
-        title="Systems (* default for its accelerator; per-chip GB/s per direction; ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption)"
+        title="Systems (* default for its accelerator; per-chip GB/s per direction; "
+        "ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption)"
     )
     for header in (
         "id",
@@ -107,7 +116,9 @@ def catalog_list(catalog: CatalogFiles = None, json: Json = False) -> None:
     if json:
         print_json([accelerator_record(a) for a in accelerators])
         return
-    table = Table(title="Accelerator catalog (dense peaks; ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption, - unknown)")
+    table = Table(
+        title="Accelerator catalog (dense peaks; ᵖ primary, ˢ secondary, ᵈ derived, ᵃ assumption, - unknown)"
+    )
     for header in (
         "id",
         "vendor",
@@ -192,18 +203,107 @@ def _show_system(system: System, cat: Catalog, json: bool) -> None:
         console.print(f"[dim]{system.notes}[/]")
 
 
+def _record(cat: Catalog, record_id: str) -> Accelerator | System | LLM:
+    """The accelerator, else the system, else the model ``record_id`` (errors name accelerators)."""
+    if record_id in cat.systems and record_id not in cat.accelerators:
+        return cat.system(record_id)
+    if record_id in cat.models and record_id not in cat.accelerators:
+        return cat.model(record_id)
+    return cat.accelerator(record_id)
+
+
+def _span(figure: SourcedFigure) -> str:
+    value = None if isinstance(figure.value, str) else figure.value
+    low = value if figure.low is None else figure.low
+    high = value if figure.high is None else figure.high
+    return "" if low is None or high is None or low == high else f"{low:g}-{high:g}"
+
+
+def _show_sources(record: Accelerator | System | LLM, json: bool) -> None:
+    figures = sourced_figures(record)
+    if json:
+        print_json([asdict(f) for f in figures])
+        return
+    console.print(
+        f"[bold]{record.name}[/] ({record.id}): {len(figures)} sourced item{'' if len(figures) == 1 else 's'}"
+    )
+    table = Table(show_lines=True)
+    for header in ("field", "range", "unit", "confidence", "date"):
+        if header == "range":
+            # An export status is a sentence: the value column wraps it instead of widening.
+            table.add_column("value", max_width=32)
+        table.add_column(header, no_wrap=True)
+    # Sources are shown whole: long URLs fold instead of being cut with an ellipsis.
+    table.add_column("source", overflow="fold", ratio=1)
+    for f in figures:
+        value = f.value if isinstance(f.value, str) else "" if f.value is None else f"{f.value:g}"
+        source = (f.source or "") + (f"\n[dim]note: {f.note}[/]" if f.note else "")
+        table.add_row(
+            f.field,
+            value,
+            _span(f),
+            f.unit or "",
+            f.confidence or "",
+            f.date or "",
+            source,
+            end_section=False,
+        )
+    console.print(table)
+    names = (
+        SPEC_FIELDS
+        if isinstance(record, Accelerator)
+        else SYSTEM_FIGURES
+        if isinstance(record, System)
+        else ()
+    )
+    unknown = [name for name in names if getattr(record, name) is None]
+    if unknown:
+        console.print(f"no figure for: {', '.join(unknown)}")
+
+
+def _show_model(model: LLM, json: bool) -> None:
+    if json:
+        print_json(
+            {
+                **model.model_dump(mode="json"),
+                "params_total": model.params_total,
+                "params_active": model.params_active,
+            }
+        )
+        return
+    console.print(
+        f"[bold]{model.name}[/] ({model.id}): {model.layers} layers, hidden {model.hidden_size}, "
+        f"{number(model.params_total / 1e9, 1)} B parameters "
+        f"({number(model.params_active / 1e9, 1)} B active); "
+        f"source ({model.date}): {model.source}"
+    )
+
+
 @catalog_app.command("show")
 def catalog_show(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Accelerator or system id.")],
+    record_id: Annotated[str, typer.Argument(metavar="ID", help="Accelerator, system or model id.")],
     catalog: CatalogFiles = None,
     json: Json = False,
+    sources: Annotated[
+        bool,
+        typer.Option(
+            "--sources", help="List every sourced figure: value, range, unit, confidence, date, full source."
+        ),
+    ] = False,
 ) -> None:
-    """Show one accelerator or system with the source of every figure."""
+    """Show one accelerator, system or model with the source of every figure."""
     cat = _catalog(catalog)
-    if record_id in cat.systems and record_id not in cat.accelerators:
-        _show_system(cat.system(record_id), cat, json)
+    record = _record(cat, record_id)
+    if sources:
+        _show_sources(record, json)
         return
-    a = cat.accelerator(record_id)
+    if isinstance(record, System):
+        _show_system(record, cat, json)
+        return
+    if isinstance(record, LLM):
+        _show_model(record, json)
+        return
+    a = record
     if json:
         print_json(accelerator_record(a))
         return
@@ -234,6 +334,84 @@ def catalog_show(
         console.print(f"export control ({a.export_control.date}): {a.export_control.status}")
     if a.notes:
         console.print(f"[dim]{a.notes}[/]")
+
+
+def _findings_table(findings: Sequence[Finding]) -> Table:
+    table = Table(title="Catalog data check (per record; see --json for machines)")
+    for header in ("section", "record", "field", "kind", "detail"):
+        # Short columns stay on one line; long cost-default paths and details fold, whole.
+        table.add_column(header, no_wrap=header in ("section", "record", "kind"), overflow="fold")
+    previous = None
+    for f in findings:
+        record = (f.section, f.record)
+        # Name each record once, on the first row of its findings.
+        table.add_row(
+            *(("", "") if record == previous else record),
+            f.field,
+            f.kind,
+            f.detail,
+            end_section=False,
+        )
+        previous = record
+    return table
+
+
+@catalog_app.command("check")
+def catalog_check(catalog: CatalogFiles = None, as_of: AsOf = None, json: Json = False) -> None:
+    """Report where the data is thin: missing specs, weak sources, wide ranges, dangling references.
+
+    Lists, per record (accelerators, systems, models, cost defaults), spec fields without a
+    figure, numeric figures rated secondary or assumption (or derived without a rule in their
+    note), ranges wider than 2x, id fields and references in notes that name nothing, and with
+    --as-of the figures dated after that date. A report: the exit code is 0 whatever it finds.
+    """
+    cat = _catalog(catalog)
+    costs = cost_defaults()
+    findings = audit(cat, costs, as_of=as_of)
+    tally = counts(findings)
+    checked = {
+        "accelerators": len(cat.accelerators),
+        "systems": len(cat.systems),
+        "models": len(cat.models),
+        "cost_defaults": 1,
+    }
+    if json:
+        print_json(
+            {"as_of": as_of, "checked": checked, "counts": tally, "findings": [asdict(f) for f in findings]}
+        )
+        return
+    if findings:
+        console.print(_findings_table(findings))
+    kinds = ", ".join(f"{kind} {tally[kind]}" for kind in FINDING_KINDS)
+    console.print(
+        f"{len(findings)} findings ({kinds}) in {checked['accelerators']} accelerators, "
+        f"{checked['systems']} systems, {checked['models']} models and the cost defaults"
+        + (f"; as of {as_of}" if as_of else ""),
+        soft_wrap=True,
+    )
+    for kind, meaning in FINDING_KINDS.items():
+        console.print(f"[dim]  {kind}: {meaning}[/]")
+
+
+@catalog_app.callback(invoke_without_command=True)
+def catalog_group(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="Run the data check (as `catalog check`).")] = False,
+    as_of: AsOf = None,
+    catalog: CatalogFiles = None,
+    json: Json = False,
+) -> None:
+    """Accelerators and the systems they are deployed in: specs with provenance, prices, export status."""
+    if ctx.invoked_subcommand is None:
+        if not check:
+            ctx.fail("Missing command.")
+        catalog_check(catalog=catalog, as_of=as_of, json=json)
+    elif check or as_of is not None or catalog or json:
+        # Options before a subcommand would be silently dropped; say where they belong.
+        ctx.fail(
+            f"--check, --as-of, --catalog and --json before {ctx.invoked_subcommand!r} belong to "
+            "'catalog --check'; give them after the subcommand"
+        )
 
 
 @models_app.command("list")
