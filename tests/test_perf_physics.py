@@ -216,7 +216,7 @@ def test_chip_without_compute_figures_is_missing_data() -> None:
     with pytest.raises(MissingDataError, match="lacks"):
         predict_inference(
             CAT.model("llama3-8b"),
-            CAT.accelerator("t-head-zhenwu-810e"),
+            CAT.accelerator("mi308x"),
             1,
             input_tokens=512,
             output_tokens=128,

@@ -55,7 +55,8 @@ class Availability(Provenance):
 
     status: AvailabilityStatus
     available: str = Field(
-        pattern=PERIOD_PATTERN, description="First shipment, done or due: YYYY, YYYY-Qn, YYYY-MM or YYYY-MM-DD."
+        pattern=PERIOD_PATTERN,
+        description="First shipment, done or due: YYYY, YYYY-Qn, YYYY-MM or YYYY-MM-DD.",
     )
 
     @field_validator("available", mode="before")
@@ -79,6 +80,7 @@ class Availability(Provenance):
     def available_from(self) -> dt.date:
         """The first day of the ``available`` period."""
         return period_start(self.available)
+
 
 #: Upper bounds beyond which a figure is absurd for a single accelerator (about 10x the
 #: largest shipping part), caught so that a unit slip (GB/s written as TB/s, W as kW) fails.
@@ -152,7 +154,7 @@ class Accelerator(BaseModel):
     export_control: ExportControl | None = None
     availability: Availability | None = Field(
         default=None,
-        description="Shipping, announced or roadmap status and the date of first shipment (absent = not recorded).",
+        description="Shipping, roadmap or end-of-sale status and first-shipment date (absent: unknown).",
     )
     notes: str | None = None
 

@@ -9,7 +9,7 @@ field, never an assumed default.
 A precision the chip has no figure for is an :class:`~suanli.errors.InfeasibleError`, never a
 silent fallback; the one documented exception is weight-only quantisation (``int4``, ``fp4``
 weights on a chip without that tensor format), which computes at the 16-bit or 8-bit peak. A
-part the catalog gives only 8-bit peaks for (Ascend 950PR) serves at FP8/INT8 and is refused
+part the catalog gives only 8-bit peaks for (Ascend 950DT, 960, MTT S5000) serves at FP8/INT8 and is refused
 for BF16 work with a message that says so.
 """
 
