@@ -16,7 +16,7 @@ from suanli.perf.calibrate import calibration_points, fit
 from suanli.perf.efficiency import efficiency_file, evidence_as_of, evidence_vintage
 from suanli.scenario import load_scenario
 from suanli.scenario.compile import ScenarioCompiler
-from suanli.scenario.dated import excluded_after, used_after
+from suanli.scenario.dated import acknowledged_after, excluded_after, stale_acknowledgements, used_after
 
 CAT = load_catalog()
 FLAGSHIP = "h200-china-2026"
@@ -134,7 +134,11 @@ def test_stored_vintage_is_reproducible() -> None:
 
 def test_flagship_uses_nothing_published_after_its_as_of() -> None:
     scenario = load_scenario(FLAGSHIP)
-    assert used_after(scenario, CAT) == []
+    assert used_after(scenario, CAT) == []  # every later figure it uses is named, with the reason
+    explained = acknowledged_after(scenario, CAT)
+    assert {e.record for e in explained} == set(scenario.later_evidence)
+    assert all(e.reason and not known_by(e.date, scenario.as_of) for e in explained)
+    assert stale_acknowledgements(scenario, CAT) == []
     excluded = excluded_after(scenario, CAT)
     assert all(not known_by(e.date, scenario.as_of) for e in excluded)
     assert {e.kind for e in excluded} >= {"calibration point"}
@@ -195,3 +199,11 @@ def test_range_from_catalog_refuses_a_path_it_cannot_read() -> None:
     ]
     with pytest.raises(ValueError, match=r"price_scale\.ID"):
         type(load_scenario(FLAGSHIP)).model_validate(data)
+
+
+def test_a_later_figure_the_scenario_does_not_explain_is_reported() -> None:
+    scenario = load_scenario(FLAGSHIP)
+    quiet = scenario.model_copy(update={"later_evidence": {}})
+    assert {e.record for e in used_after(quiet, CAT)} == set(scenario.later_evidence)
+    stale = scenario.model_copy(update={"later_evidence": {**scenario.later_evidence, "h200-sxm.tdp_w": "x"}})
+    assert stale_acknowledgements(stale, CAT) == ["h200-sxm.tdp_w"]

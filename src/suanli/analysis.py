@@ -24,7 +24,7 @@ from suanli.economics.order import summarize_order
 from suanli.errors import InfeasibleError
 from suanli.scenario import Scenario, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
-from suanli.scenario.dated import DatedEntry, excluded_after, used_after
+from suanli.scenario.dated import DatedEntry, excluded_after, later_used
 from suanli.supply.executors import Executor
 from suanli.supply.model import SupplyModel
 from suanli.supply.run import TAIL, SimulationResult, consistent, simulate_paths, summarize
@@ -306,7 +306,7 @@ def analyze_scenario(
         as_of=scenario.as_of,
         currency=scenario.economics.currency,
         excluded_after_as_of=excluded_after(scenario, catalog),
-        used_after_as_of=used_after(scenario, catalog),
+        used_after_as_of=later_used(scenario, catalog),
         quarters=list(base_model.quarters),
         target_tokens_per_s=float(base_model.target.max()),
         target_from=None if scenario.decision is None else scenario.decision.target.from_quarter,

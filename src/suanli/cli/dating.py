@@ -20,7 +20,14 @@ def print_dating(
         if detail:
             for e in excluded:
                 console.print(f"  {e.kind} {e.record} ({e.date}): {e.source}")
+    explained = [e for e in used if e.reason is not None]
+    if explained:
+        console.print(f"as of {as_of}: used although published later ({len(explained)}, see later_evidence)")
+        if detail:
+            for e in explained:
+                console.print(f"  {e.record} ({e.date}): {e.reason}")
     for e in used:
-        err_console.print(
-            f"[yellow]warning:[/] {e.record} is dated {e.date}, after as_of {as_of}, yet used: {e.source}"
-        )
+        if e.reason is None:
+            err_console.print(
+                f"[yellow]warning:[/] {e.record} is dated {e.date}, after as_of {as_of}, yet used: {e.source}"
+            )

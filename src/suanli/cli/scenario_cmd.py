@@ -21,7 +21,7 @@ from suanli.cli.output import console, err_console, print_json
 from suanli.economics.order import summarize_order
 from suanli.errors import InputFileError
 from suanli.scenario import DEFAULT_SCENARIO, Scenario, builtin_scenarios, load_scenario
-from suanli.scenario.dated import excluded_after, used_after
+from suanli.scenario.dated import excluded_after, later_used, stale_acknowledgements
 from suanli.supply.executors import make_executor
 
 scenario_app = typer.Typer(help="Scenario files: JSON Schema, validation, a starting file.")
@@ -56,7 +56,7 @@ def scenario_check(
     loaded = load_scenario(scenario)
     warnings = [] if loaded.order is None else summarize_order(loaded.order).warnings
     catalog = load_catalog()
-    excluded, used = excluded_after(loaded, catalog), used_after(loaded, catalog)
+    excluded, used = excluded_after(loaded, catalog), later_used(loaded, catalog)
     if json:
         print_json(
             {
@@ -73,6 +73,8 @@ def scenario_check(
         f"{len(loaded.observations)} observations"
     )
     print_dating(loaded.as_of, excluded, used, detail=True)
+    for record in stale_acknowledgements(loaded, catalog):
+        err_console.print(f"[yellow]warning:[/] later_evidence names {record}, not dated after as_of")
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
 

@@ -34,6 +34,7 @@ class DatedEntry(BaseModel):
     record: str  # accelerator or system id, cost-default path, measurement id
     date: str
     source: str
+    reason: str | None = None  # why a scenario uses it although it is dated later (later_evidence)
 
 
 def _cost_entries() -> Iterator[tuple[str, Assumption]]:
@@ -85,6 +86,31 @@ def excluded_after(scenario: Scenario, catalog: Catalog) -> list[DatedEntry]:
 
 
 def used_after(scenario: Scenario, catalog: Catalog) -> list[DatedEntry]:
+    """Figures dated after the scenario's ``as_of`` that it uses without saying why."""
+    return [e for e in _later_specs(scenario, catalog) if e.record not in scenario.later_evidence]
+
+
+def acknowledged_after(scenario: Scenario, catalog: Catalog) -> list[DatedEntry]:
+    """Figures dated after ``as_of`` that the scenario uses and names in ``later_evidence``, with why."""
+    return [
+        e.model_copy(update={"reason": scenario.later_evidence[e.record]})
+        for e in _later_specs(scenario, catalog)
+        if e.record in scenario.later_evidence
+    ]
+
+
+def later_used(scenario: Scenario, catalog: Catalog) -> list[DatedEntry]:
+    """Every figure dated after ``as_of`` that the scenario uses: unexplained first, then explained."""
+    return [*used_after(scenario, catalog), *acknowledged_after(scenario, catalog)]
+
+
+def stale_acknowledgements(scenario: Scenario, catalog: Catalog) -> list[str]:
+    """Entries of ``later_evidence`` that name no figure dated after ``as_of`` (fixed data, or a typo)."""
+    later = {e.record for e in _later_specs(scenario, catalog)}
+    return sorted(set(scenario.later_evidence) - later)
+
+
+def _later_specs(scenario: Scenario, catalog: Catalog) -> list[DatedEntry]:
     """Spec figures of the scenario's candidates and their systems dated after its ``as_of``."""
     found = []
     for a in scenario.candidates:

@@ -364,6 +364,13 @@ class Scenario(BaseModel):
         default={}, description="Multiplies the performance model's useful work per chip, per accelerator."
     )
     uncertainties: tuple[Uncertainty, ...] = ()
+    later_evidence: dict[str, str] = Field(
+        default={},
+        description=(
+            "Figures (ACCELERATOR.FIELD or SYSTEM.FIELD) dated after as_of that the scenario uses "
+            "anyway, each with the reason (no earlier source exists); the report lists them."
+        ),
+    )
     observations: tuple[Observation, ...] = ()
     sources: tuple[Source, ...] = ()
     notes: str | None = None
