@@ -8,9 +8,11 @@ import pytest
 
 from suanli.catalog import load_catalog
 from suanli.catalog.provenance import Price, first_day, known_by, latest
+from suanli.economics.compare import compare
 from suanli.economics.costs import cost_defaults, default_cost_inputs, site_electricity
 from suanli.economics.fleet import FleetSize
 from suanli.economics.tco import fleet_tco
+from suanli.economics.workload import load_workload
 from suanli.errors import InputValueError
 from suanli.perf.calibrate import calibration_points, fit
 from suanli.perf.efficiency import efficiency_file, evidence_as_of, evidence_vintage
@@ -207,3 +209,16 @@ def test_a_later_figure_the_scenario_does_not_explain_is_reported() -> None:
     assert {e.record for e in used_after(quiet, CAT)} == set(scenario.later_evidence)
     stale = scenario.model_copy(update={"later_evidence": {**scenario.later_evidence, "h200-sxm.tdp_w": "x"}})
     assert stale_acknowledgements(stale, CAT) == ["h200-sxm.tdp_w"]
+
+
+def test_the_power_subsidy_moves_the_substitution_cost_towards_domestic_chips() -> None:
+    work = load_workload("train-llama3-70b")
+    plain = default_cost_inputs(electricity_per_kwh=0.6)
+    subsidised = default_cost_inputs(electricity_per_kwh=0.6, domestic_electricity_per_kwh=0.4)
+    ratios = []
+    for inputs in (plain, subsidised):
+        result = compare(work, ["h200-sxm", "ascend-910c"], CAT, inputs, reference=("h200-sxm", 8192))
+        ratio = result.accelerators["ascend-910c"].tco_to_reference
+        assert ratio is not None
+        ratios.append(ratio)
+    assert ratios[1] < ratios[0] - 0.01
