@@ -9,6 +9,7 @@ import typer
 
 from suanli import __version__
 from suanli.cli.analyze_cmd import analyze_command
+from suanli.cli.audit_cmd import audit_command
 from suanli.cli.catalog_cmd import catalog_app, models_app
 from suanli.cli.compare_cmd import compare_command
 from suanli.cli.decide_cmd import optimize_command, robust_command, sensitivity_command
@@ -16,6 +17,7 @@ from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
 from suanli.cli.predict_cmd import predict_app
 from suanli.cli.scenario_cmd import scenario_app, simulate_command
+from suanli.cli.standoff_cmd import standoff_command
 from suanli.cli.validate_cmd import validate_command
 from suanli.errors import SuanliError
 
@@ -38,6 +40,8 @@ app.command("analyze")(analyze_command)
 app.command("optimize")(optimize_command)
 app.command("robust")(robust_command)
 app.command("sensitivity")(sensitivity_command)
+app.command("audit")(audit_command)
+app.command("standoff")(standoff_command)
 
 
 def _version(value: bool) -> None:
