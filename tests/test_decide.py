@@ -206,7 +206,7 @@ def test_policies_hold_on_every_history(tmp_path: Path) -> None:
         "  risk: {p_meet_from: 2026Q4}\n",
         encoding="utf-8",
     )
-    result = optimize_scenario(str(path), paths=60, out_of_sample_paths=2000)
+    result = optimize_scenario(str(path), paths=200, out_of_sample_paths=2000)
     books = [result.plan]
     if result.contingent is not None:
         books += [result.contingent.plan, result.contingent.plan_if_approved]

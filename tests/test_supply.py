@@ -87,7 +87,15 @@ def test_same_seed_same_numbers_whatever_the_chunking() -> None:
     paths = 3 * BLOCK_PATHS + 123
     small = simulate_paths(model, paths, seed=7, chunk_paths=BLOCK_PATHS)
     large = simulate_paths(model, paths, seed=7, chunk_paths=16 * BLOCK_PATHS)
-    for name in ("delivered", "compute", "spend", "stranded_prepayment", "approval_quarter"):
+    for name in (
+        "delivered",
+        "compute",
+        "spend",
+        "stranded_prepayment",
+        "approval_quarter",
+        "limited_by",
+        "held_work",
+    ):
         assert np.array_equal(getattr(small, name), getattr(large, name)), name
     other = simulate_paths(model, paths, seed=8)
     assert not np.array_equal(small.compute, other.compute)

@@ -1,10 +1,11 @@
 """Sample paths for the optimiser: the simulator's own draws, reduced to what a plan meets.
 
 For each sampled path the optimiser needs, per accelerator and quarter, whether supply is
-open (approved and not revoked), the capacity offered, the performance factor, and what one
-unit ordered in a quarter will cost on that path: the prepayment at order and, if the unit is
-ever delivered (the first open quarter at or after its arrival), the price, duty and capex at
-delivery plus the running cost until the horizon's end. Draws come from
+open (approved and not revoked), the capacity offered (the least of the vendor's capacity and
+the input pools the part draws on, as the simulator ships), the performance factor, and what
+one unit ordered in a quarter will cost on that path: the prepayment at order and, if the
+unit is ever delivered (the first open quarter at or after its arrival), the price, duty and
+capex at delivery plus the running cost until the horizon's end. Draws come from
 :func:`suanli.supply.simulate.draw_block` with the simulator's seeding, so the optimiser's
 paths are exactly paths the simulator would play.
 """
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from suanli.errors import InfeasibleError
 from suanli.supply.model import SupplyModel
 from suanli.supply.run import Observation, Paths, consistent
-from suanli.supply.simulate import BLOCK_PATHS, Draws, draw_block, play
+from suanli.supply.simulate import BLOCK_PATHS, Draws, draw_block, offered_capacity, play
 
 FloatArray = NDArray[np.float64]
 
@@ -51,6 +52,7 @@ def _concat(draws: Sequence[Draws]) -> Draws:
         approve_at=np.concatenate([d.approve_at for d in draws], axis=1),
         revoke_at=np.concatenate([d.revoke_at for d in draws], axis=1),
         cap_factor=np.concatenate([d.cap_factor for d in draws], axis=1),
+        constraint_factor=np.concatenate([d.constraint_factor for d in draws], axis=1),
         perf=np.concatenate([d.perf for d in draws], axis=1),
         price=[cat([d.price[a] for d in draws]) for a in range(len(draws[0].price))],
         duty=[cat([d.duty[a] for d in draws]) for a in range(len(draws[0].duty))],
@@ -65,6 +67,7 @@ def _take(draws: Draws, keep: NDArray[np.bool_] | NDArray[np.int64]) -> Draws:
         approve_at=draws.approve_at[:, keep],
         revoke_at=draws.revoke_at[:, keep],
         cap_factor=draws.cap_factor[:, keep],
+        constraint_factor=draws.constraint_factor[:, keep],
         perf=draws.perf[:, keep],
         price=[pick(p) for p in draws.price],
         duty=[pick(d) for d in draws.duty],
@@ -107,7 +110,8 @@ def build_sample(model: SupplyModel, draws: Draws, kept_share: float = 1.0) -> S
     approve = draws.approve_at[:, None, :]  # (A, 1, S)
     revoke = draws.revoke_at[:, None, :]
     is_open = (approve <= t[None, :, None]) & (t[None, :, None] < revoke)  # (A, T, S)
-    capacity = model.capacity[:, :, None] * draws.cap_factor.astype(np.float64)[:, None, :]
+    # The simulator's own limits, so that a plan the optimiser finds feasible ships the same.
+    capacity = np.moveaxis(offered_capacity(model, draws, np.float64), 1, 0)  # (A, T, S)
     unit = np.zeros((n_a, n_t, s))
     for a in range(n_a):
         price = np.broadcast_to(draws.price[a].astype(np.float64), (n_t, s))

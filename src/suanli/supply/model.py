@@ -3,6 +3,10 @@
 :func:`compile_supply` turns scenario data (processes per accelerator, an order plan, the
 per-chip throughput from the performance model) into fixed-shape NumPy arrays over
 quarters x accelerators, so that the simulator never looks at a pydantic object.
+
+Constraints (binding inputs such as HBM stacks or foundry wafers) become pools: one row per
+distinct name, with the chips each pool allows each accelerator per quarter. A pool named
+by several accelerators is one random process, so its pool-level figures must agree.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from suanli.economics.unit_cost import UnitCosts
-from suanli.supply.process import Supply
+from suanli.errors import InputValueError
+from suanli.supply.process import RESERVED_LIMITS, Constraint, Supply
 from suanli.supply.quarters import quarter_index
 
 FloatArray = NDArray[np.float64]
@@ -30,9 +35,13 @@ class SupplyModel:
     approval_cdf: FloatArray  # (A, T): P(approved by the end of quarter t); 1 - last = never
     revocation_hazard: FloatArray  # (A,)
     strand_share: FloatArray  # (A,)
-    capacity: FloatArray  # (A, T): median units per quarter
+    capacity: FloatArray  # (A, T): mean units per quarter (the per-path factor has mean one)
     capacity_sigma: FloatArray  # (A,)
     total_cap: FloatArray  # (A,), inf where none
+    constraints: tuple[str, ...]  # (C,): names of the input pools (HBM, foundry wafers)
+    constraint_capacity: FloatArray  # (C, A, T): mean chips pool c allows accelerator a; inf if unused
+    constraint_sigma: FloatArray  # (C,): log-spread of each pool's per-path level
+    constraint_loading: FloatArray  # (C,): correlation of each pool with the tension factor, in [-1, 1]
     lead_time: NDArray[np.int64]  # (A,)
     orders: FloatArray  # (T, A): units requested per quarter
     price: FloatArray  # (A,): base price per unit, scenario currency
@@ -58,6 +67,25 @@ class SupplyModel:
         """``(quarters, accelerators)``."""
         return len(self.quarters), len(self.accelerators)
 
+    @property
+    def limits(self) -> tuple[str, ...]:
+        """What can hold back a shipment: the vendor's capacity, each pool, then the licence cap.
+
+        The simulator reports, per path, quarter and accelerator, the index into this tuple
+        of the limit that held back ordered units.
+        """
+        return (RESERVED_LIMITS[0], *self.constraints, RESERVED_LIMITS[1])
+
+    def limits_of(self, accelerator: int) -> list[int]:
+        """Indices into :attr:`limits` that can bind on ``accelerator``."""
+        used = [
+            1 + c
+            for c in range(len(self.constraints))
+            if np.isfinite(self.constraint_capacity[c, accelerator]).any()
+        ]
+        capped = [len(self.limits) - 1] if np.isfinite(self.total_cap[accelerator]) else []
+        return [0, *used, *capped]
+
 
 def approval_cdf(supply: Supply, quarters: Sequence[str]) -> FloatArray:
     """P(approved by the end of each quarter) for one accelerator."""
@@ -77,6 +105,45 @@ def approval_cdf(supply: Supply, quarters: Sequence[str]) -> FloatArray:
     return np.asarray((1.0 - approval.never_share) * (1.0 - (1.0 - h) ** reached), dtype=np.float64)
 
 
+def _pools(
+    supplies: Mapping[str, Supply], quarters: Sequence[str]
+) -> tuple[tuple[str, ...], FloatArray, FloatArray, FloatArray]:
+    """Names, capacities (C, A, T), spreads and loadings of the constraint pools.
+
+    A pool's figures are taken from the first accelerator that names it; every other one
+    must state the same, since they describe one process.
+    """
+    ids = list(supplies)
+    first: dict[str, tuple[str, Constraint]] = {}
+    for acc in ids:
+        for name, constraint in supplies[acc].capacity.constraints.items():
+            if name not in first:
+                first[name] = (acc, constraint)
+                continue
+            owner, pool = first[name]
+            for key in Constraint.POOL_FIELDS:
+                if getattr(constraint, key) != getattr(pool, key):
+                    raise InputValueError(
+                        f"{getattr(constraint, key)!r} differs from {getattr(pool, key)!r} given for "
+                        f"{owner}: parts that name the pool {name!r} share one process",
+                        field=f"supply.{acc}.capacity.constraints.{name}.{key}",
+                    )
+    names = tuple(first)
+    n_q = len(quarters)
+    capacity = np.full((len(names), len(ids), n_q), np.inf)
+    for c, name in enumerate(names):
+        pool = first[name][1]
+        begin = quarter_index(pool.start or quarters[0], quarters[0])
+        growth = (1.0 + pool.growth_per_quarter) ** (np.arange(n_q) - begin)
+        for a, acc in enumerate(ids):
+            cap = supplies[acc].capacity
+            if name in cap.constraints:
+                capacity[c, a] = cap.constraints[name].chips_per_quarter(cap.buyer_share or 1.0) * growth
+    sigma = np.array([first[n][1].sigma for n in names], dtype=np.float64)
+    loading = np.array([first[n][1].tension_loading for n in names], dtype=np.float64)
+    return names, capacity, sigma, loading
+
+
 def compile_supply(
     supplies: Mapping[str, Supply],
     quarters: Sequence[str],
@@ -94,7 +161,7 @@ def compile_supply(
     ``orders[acc][quarter]`` are units requested; ``rates[acc]`` is (useful work per chip,
     log-spread); ``target`` the required work per quarter; ``costs[acc]`` the all-in cost
     beyond the chip price (none: the chip price alone); ``tension_scale`` multiplies every
-    accelerator's loading on the shared tension factor.
+    loading on the shared tension factor, the accelerators' and the constraint pools'.
     """
     ids = tuple(supplies)
     start = quarters[0]
@@ -111,6 +178,7 @@ def compile_supply(
             if 0 <= index < n_q:
                 plan[index, a] += units
     field = np.array
+    pools, pool_capacity, pool_sigma, pool_loading = _pools(supplies, quarters)
     costs = costs or {}
     free = UnitCosts(capex_share=0.0, opex_per_quarter=0.0, migration=0.0, stack="")
     unit = [costs.get(a, free) for a in ids]
@@ -128,6 +196,10 @@ def compile_supply(
                 for a in ids
             ]
         ),
+        constraints=pools,
+        constraint_capacity=pool_capacity,
+        constraint_sigma=pool_sigma,
+        constraint_loading=np.clip(tension_scale * pool_loading, -1.0, 1.0),
         lead_time=field([supplies[a].lead_time_quarters for a in ids], dtype=np.int64),
         orders=plan,
         price=field([prices.get(a, 0.0) for a in ids]),

@@ -12,7 +12,13 @@ revocation
 capacity
     units the vendor can deliver to this buyer per quarter: ``base`` in ``start``, growing
     by ``growth`` per quarter, times a per-path log-normal factor (spread ``sigma``),
-    optionally capped in total (a per-buyer licence cap).
+    optionally capped in total (a per-buyer licence cap), and never more than any of its
+    ``constraints`` allow.
+constraints
+    the binding inputs of a part's supply (HBM stacks, foundry wafer starts), each a pool
+    shared by every part that names it: a log-normal process per path that loads on the
+    trade-tension factor, so that one bad HBM path hits every HBM-fed part at once and
+    higher tension (tooling and memory export rules) tightens them together.
 price and duty
     a drift per quarter and a log-normal price level whose spread grows as
     ``sigma_per_quarter * sqrt(quarters)``, and discrete duty shocks (probability per
@@ -24,7 +30,8 @@ tension
 
 from __future__ import annotations
 
-from typing import Self
+import re
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,18 +77,101 @@ class Revocation(Sourced):
     strand_share: float = Field(default=0.0, ge=0, le=1)
 
 
+#: Names of the limits that are not constraints: the vendor's own capacity and the licence cap.
+RESERVED_LIMITS = ("vendor", "total_cap")
+
+
+class Constraint(Sourced):
+    """One binding input of a part's supply, drawn from a pool shared across parts.
+
+    The pool fields (``input``, ``start``, ``input_per_quarter``, ``growth_per_quarter``,
+    ``sigma``, ``tension_loading``) describe one random process per scenario: every part
+    that names a constraint under the same key draws on the same pool and must state the
+    same values for them (the simulator checks). The part fields say how much of the pool
+    goes to this part and how much of the input one good chip needs. Chips the pool allows
+    this buyer in quarter ``t`` (mean over paths)::
+
+        input_per_quarter x (1 + growth_per_quarter) ** (t - start)
+            x part_share x yield_share / input_per_chip x buyer_share
+
+    with ``buyer_share`` from the part's :class:`Capacity`. On each path the pool's level is
+    multiplied by ``exp(-sigma * z - sigma**2 / 2)`` (mean one), where
+    ``z = tension_loading * Z + sqrt(1 - tension_loading**2) * eps``, ``Z`` the path's
+    trade-tension factor and ``eps`` the pool's own normal: a positive loading means higher
+    tension cuts the input.
+    """
+
+    #: The fields that belong to the shared pool, and so must agree across parts.
+    POOL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "input",
+        "start",
+        "input_per_quarter",
+        "growth_per_quarter",
+        "sigma",
+        "tension_loading",
+    )
+
+    input: str = Field(min_length=2, description="What the pool counts, e.g. 'HBM2E stacks'.")
+    start: str | None = Field(
+        default=None, description="Quarter in which input_per_quarter applies (default: the first)."
+    )
+    input_per_quarter: float = Field(gt=0, le=1e12, description="National input per quarter.")
+    growth_per_quarter: float = Field(default=0.0, ge=-0.9, le=5)
+    sigma: float = Field(default=0.0, ge=0, le=3)
+    tension_loading: float = Field(
+        default=0.0,
+        ge=-1,
+        le=1,
+        description="Correlation with the tension factor (positive: tension cuts it).",
+    )
+    input_per_chip: float = Field(gt=0, le=1e6, description="Input one chip needs at full yield.")
+    yield_share: float = Field(default=1.0, gt=0, le=1, description="Share of chips started that are good.")
+    part_share: float = Field(gt=0, le=1, description="Share of the pool that goes to this part.")
+
+    @model_validator(mode="after")
+    def _valid_start(self) -> Self:
+        if self.start is not None:
+            parse_quarter(self.start)
+        return self
+
+    def chips_per_quarter(self, buyer_share: float) -> float:
+        """Chips per quarter the pool allows this buyer at ``start``, on average over paths."""
+        return self.input_per_quarter * self.part_share * self.yield_share / self.input_per_chip * buyer_share
+
+
 class Capacity(Sourced):
-    """Units per quarter the vendor can deliver to this buyer."""
+    """Units per quarter the vendor can deliver to this buyer.
+
+    ``buyer_share`` is the share of the vendor's output that goes to this buyer: it turns the
+    national inputs of ``constraints`` into this buyer's chips, and the buyer's ``base`` back
+    into a national volume that a reader can hold against published plans.
+    """
 
     start: str
     base: float = Field(ge=0, le=1e9)
     growth_per_quarter: float = Field(default=0.0, ge=-0.9, le=5)
     sigma: float = Field(default=0.0, ge=0, le=3)
     total_cap: float | None = Field(default=None, ge=0, description="Most units over the horizon.")
+    buyer_share: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the vendor's national output going to this buyer."
+    )
+    constraints: dict[str, Constraint] = Field(
+        default_factory=dict, description="Binding inputs by pool name (parts naming a pool share it)."
+    )
 
     @model_validator(mode="after")
     def _valid_start(self) -> Self:
         parse_quarter(self.start)
+        for name in self.constraints:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or name in RESERVED_LIMITS:
+                msg = (
+                    f"constraint name {name!r} must be letters, digits, '_' or '-' and not one of "
+                    f"{', '.join(RESERVED_LIMITS)}"
+                )
+                raise ValueError(msg)
+        if self.constraints and self.buyer_share is None:
+            msg = "constraints need buyer_share: the share of the national input that reaches this buyer"
+            raise ValueError(msg)
         return self
 
 
@@ -114,6 +204,9 @@ class Supply(BaseModel):
 
 
 class Tension(Sourced):
-    """The shared trade-tension factor: a standard normal per path, scaled by each loading."""
+    """The shared trade-tension factor: a standard normal per path, scaled by each loading.
+
+    ``scale`` multiplies every loading on it, the accelerators' and the constraint pools'.
+    """
 
     scale: float = Field(default=1.0, ge=0, le=3)

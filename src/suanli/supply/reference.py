@@ -1,10 +1,10 @@
 """A plain per-path Python loop of the supply model, as a reference.
 
 The same processes as :mod:`suanli.supply.simulate` (copula-correlated approval and
-revocation, capacity factors, backlog, total caps, stranding, prices, duty shocks), written
-one path, one quarter, one accelerator at a time with Python's ``random``. Tests check that
-the vectorised simulator agrees with it in distribution; the benchmark measures how much
-faster the vectorised one is.
+revocation, capacity factors, input pools loading on the same tension factor, backlog, total
+caps, stranding, prices, duty shocks), written one path, one quarter, one accelerator at a
+time with Python's ``random``. Tests check that the vectorised simulator agrees with it in
+distribution; the benchmark measures how much faster the vectorised one is.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def simulate_reference(  # noqa: PLR0915 - one plain loop, process by process, o
             cap_factor.append(math.exp(s * rng.gauss(0.0, 1.0) - s * s / 2))
             perf.append(math.exp(float(model.rate_sigma[a]) * rng.gauss(0.0, 1.0)))
             level.append(rng.gauss(0.0, 1.0) if model.price_sigma[a] > 0 else 0.0)
+        pool = []  # one level per input pool, shared by every part that draws on it
+        for c in range(len(model.constraints)):
+            rho, spread = float(model.constraint_loading[c]), float(model.constraint_sigma[c])
+            x = rho * z + math.sqrt(1 - rho * rho) * rng.gauss(0.0, 1.0)
+            pool.append(math.exp(-spread * x - spread * spread / 2))
         pending = [0.0] * n_a
         shipped = [0.0] * n_a
         installed = [0.0] * n_a
@@ -71,6 +76,7 @@ def simulate_reference(  # noqa: PLR0915 - one plain loop, process by process, o
                         pending[a],
                         float(model.capacity[a, t]) * cap_factor[a],
                         float(model.total_cap[a]) - shipped[a],
+                        *(float(model.constraint_capacity[c, a, t]) * pool[c] for c in range(len(pool))),
                     )
                 pending[a] -= now
                 if revoke[a] <= t:

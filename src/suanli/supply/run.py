@@ -3,9 +3,12 @@
 Outputs per quarter: percentiles (P5/P50/P95) of delivered units per accelerator and of
 installed useful compute, the probability of meeting the target, capacity at risk (the mean
 compute of the worst 5 % of paths, and the shortfall of that mean from the target), and the
-spending distribution. Observed events condition the paths: only those consistent with every
-observation are summarised, and the share that was consistent is reported as the probability
-the scenario's prior gave to what happened.
+spending distribution, and why supply fell short: per part, how often each limit (the
+vendor's capacity, an input pool such as HBM or foundry wafers, the licence cap) held back
+ordered units, and how many paths missed the target in a quarter in which the units it held
+back would have met it (missed "for supply reasons"). Observed events condition the paths:
+only those consistent with every observation are summarised, and the share that was
+consistent is reported as the probability the scenario's prior gave to what happened.
 """
 
 from __future__ import annotations
@@ -55,12 +58,20 @@ class Paths:
     spend: NDArray[np.float32]  # (T, P)
     stranded_prepayment: NDArray[np.float32]  # (P,)
     approval_quarter: NDArray[np.int16]  # (A, P)
+    limited_by: NDArray[np.int8]  # (T, A, P): index into model.limits of what held back units; -1: none
+    held_work: NDArray[np.float32]  # (L, T, P): useful work of the units each limit held back
 
     @staticmethod
     def of(block: BlockResult) -> Paths:
         """The paths of one simulated block."""
         return Paths(
-            block.delivered, block.compute, block.spend, block.stranded_prepayment, block.approval_quarter
+            block.delivered,
+            block.compute,
+            block.spend,
+            block.stranded_prepayment,
+            block.approval_quarter,
+            block.limited_by,
+            block.held_work,
         )
 
     def select(self, which: slice | NDArray[np.bool_] | NDArray[np.int64]) -> Paths:
@@ -71,6 +82,8 @@ class Paths:
             spend=self.spend[:, which],
             stranded_prepayment=self.stranded_prepayment[which],
             approval_quarter=self.approval_quarter[:, which],
+            limited_by=self.limited_by[:, :, which],
+            held_work=self.held_work[:, :, which],
         )
 
 
@@ -105,6 +118,8 @@ def simulate_paths(
         spend=np.empty((n_t, paths), dtype=np.float32),
         stranded_prepayment=np.empty(paths, dtype=np.float32),
         approval_quarter=np.empty((n_a, paths), dtype=np.int16),
+        limited_by=np.empty((n_t, n_a, paths), dtype=np.int8),
+        held_work=np.empty((len(model.limits), n_t, paths), dtype=np.float32),
     )
     try:
         for chunk in runner.map(partial(_chunk, model, seed, paths), chunks):
@@ -115,6 +130,8 @@ def simulate_paths(
                 out.spend[:, rows] = r.spend
                 out.stranded_prepayment[rows] = r.stranded_prepayment
                 out.approval_quarter[:, rows] = r.approval_quarter
+                out.limited_by[:, :, rows] = r.limited_by
+                out.held_work[:, :, rows] = r.held_work
             if progress is not None:
                 progress(sum(r.paths for r in chunk))
     finally:
@@ -188,6 +205,15 @@ class SimulationResult(BaseModel):
     cost: dict[str, float]
     spend: Band
     currency: str
+    # Why supply fell short. Limits are "vendor" (the vendor's capacity), each input pool
+    # (e.g. "hbm", "smic-n2") and "total_cap" (a licence cap).
+    # Per accelerator and limit that can bind on it: the share of path-quarters in which that
+    # limit was the least and held back ordered units.
+    binding_share: dict[str, dict[str, float]]
+    # Per limit, and "any": the share of paths that miss the target in some quarter in which the
+    # units that limit held back (ordered, free to ship, not shipped) would have met it: "missed
+    # the target for supply reasons: HBM in N % of paths".
+    p_miss_for_supply: dict[str, float]
 
 
 def row_quantiles(values: NDArray[np.float32], shares: Sequence[float]) -> NDArray[np.float64]:
@@ -232,6 +258,37 @@ def _bands(delivered: NDArray[np.float32], accelerators: Sequence[str]) -> dict[
     }
 
 
+def _supply_reasons(
+    limited_by: NDArray[np.int8],
+    held_work: NDArray[np.float32],
+    compute: NDArray[np.float32],
+    model: SupplyModel,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Binding shares per part and limit, and P(missed the target for supply reasons) per limit.
+
+    A path misses "for supply reasons" when, in a target quarter it misses, the units that
+    were ordered, free to ship and held back would have met the target had they been
+    installed: the plan asked for enough, supply did not ship it. Per limit, only the units
+    that limit held back count (so a miss that needed two limits lifted counts under ``any``
+    alone); ``any`` counts every limit's.
+    """
+    names = model.limits
+    binding = {
+        acc: {names[k]: float(np.mean(limited_by[:, a] == k)) for k in model.limits_of(a)}
+        for a, acc in enumerate(model.accelerators)
+    }
+    target = model.target[:, None]
+    miss = (compute < target) & (target > 0)  # (T, P)
+
+    def share(extra: NDArray[np.float32]) -> float:
+        return float(np.mean((miss & (compute + extra >= target)).any(axis=0)))
+
+    used = sorted({k for a in range(len(model.accelerators)) for k in model.limits_of(a)})
+    reasons = {names[k]: share(held_work[k]) for k in used}
+    reasons["any"] = share(held_work.sum(axis=0))
+    return binding, reasons
+
+
 def summarize(
     paths: Paths,
     model: SupplyModel,
@@ -262,11 +319,14 @@ def summarize(
     delivered = paths.delivered if mask is None else paths.delivered[:, :, mask]
     spend = paths.spend if mask is None else paths.spend[:, mask]
     approvals = paths.approval_quarter if mask is None else paths.approval_quarter[:, mask]
+    limited_by = paths.limited_by if mask is None else paths.limited_by[:, :, mask]
+    held_work = paths.held_work if mask is None else paths.held_work[:, :, mask]
     stranded = paths.stranded_prepayment if mask is None else paths.stranded_prepayment[mask]
     n_tail = max(1, int(np.ceil(tail * kept)))
     worst = np.partition(compute, n_tail - 1, axis=1)[:, :n_tail].mean(axis=1)
     target = model.target
     meet = (compute >= target[:, None]).mean(axis=1)
+    binding, reasons = _supply_reasons(limited_by, held_work, compute, model)
     cumulative = np.cumsum(spend, axis=0)
     total_spend = cumulative[-1]
     n_t, n_a = model.shape
@@ -312,6 +372,8 @@ def summarize(
         },
         spend=_band(cumulative),
         currency=currency,
+        binding_share=binding,
+        p_miss_for_supply=reasons,
     )
 
 
