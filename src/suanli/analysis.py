@@ -159,6 +159,9 @@ class PlanOutcome(BaseModel):
     spend_p95: float
     stranded_prepayment_mean: float
     within_budget: float | None  # P(total spend <= budget)
+    # Share of paths that miss the target in a quarter where units a limit held back would have
+    # met it, per limit (a vendor's capacity, a shared input pool such as HBM) and "any".
+    p_miss_for_supply: dict[str, float] = {}
 
 
 class CandidateView(BaseModel):
@@ -284,6 +287,7 @@ def analyze_scenario(
                 spend_p95=result.cost["p95"],
                 stranded_prepayment_mean=result.cost["stranded_prepayment_mean"],
                 within_budget=result.cost.get("p_within_budget"),
+                p_miss_for_supply=result.p_miss_for_supply,
             )
         )
     recommendation = None

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from suanli.analysis import DEFAULT_PATHS, Analysis, analyze_scenario
 from suanli.catalog import load_catalog
-from suanli.cli.dating import print_dating
+from suanli.cli.dating import print_dating, supply_reasons
 from suanli.cli.decide_cmd import print_optimization
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
@@ -132,6 +132,10 @@ def _print(a: Analysis) -> None:
             f"{symbol}{p.stranded_prepayment_mean / 1e9:,.2f} B",
         )
     console.print(plans)
+    for p in a.plans:
+        reasons = supply_reasons(p.p_miss_for_supply)
+        if reasons:
+            console.print(f"{p.name}: {reasons}")
     h = a.hindsight
     if h is not None:
         console.print(

@@ -1,4 +1,4 @@
-"""How a scenario's ``as_of`` view is reported: what it left out, and what it still used."""
+"""Lines that explain a result: what a scenario's ``as_of`` view left out, and why supply fell short."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ def print_dating(
             err_console.print(
                 f"[yellow]warning:[/] {e.record} is dated {e.date}, after as_of {as_of}, yet used: {e.source}"
             )
+
+
+#: How limits are named in sentences.
+LIMIT_NAMES = {"vendor": "vendor capacity", "total_cap": "licence cap", "hbm": "HBM", "smic-n2": "SMIC 7 nm"}
+
+
+def supply_reasons(p_miss: dict[str, float]) -> str | None:
+    """The sentence naming why supply missed the target and how often, or None if it never did."""
+    total = p_miss.get("any", 0.0)
+    if total <= 0:
+        return None
+    parts = sorted(((p, k) for k, p in p_miss.items() if k != "any" and p > 0), reverse=True)
+    named = ", ".join(f"{LIMIT_NAMES.get(k, k)} {p:.0%}" for p, k in parts)
+    return f"missed the target for supply reasons in {total:.0%} of paths ({named})"

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from suanli.analysis import DEFAULT_PATHS, SimulationReport, simulate_scenario
 from suanli.catalog import load_catalog
-from suanli.cli.dating import print_dating
+from suanli.cli.dating import print_dating, supply_reasons
 from suanli.cli.options import CatalogFiles, Json
 from suanli.cli.output import console, err_console, print_json
 from suanli.economics.order import summarize_order
@@ -193,6 +193,9 @@ def _print_report(report: SimulationReport) -> None:
         f"P95 {symbol}{c['p95'] / 1e9:,.2f} B); prepayments lost on undelivered orders, mean "
         f"{symbol}{c['stranded_prepayment_mean'] / 1e9:,.2f} B"
     )
+    reasons = supply_reasons(r.p_miss_for_supply)
+    if reasons:
+        console.print(reasons)
     console.print(
         f"[dim]{r.paths_per_s:,.0f} paths/s, {r.path_quarter_accelerators_per_s / 1e6:,.1f} M "
         f"path-quarter-accelerators/s on the {r.executor} executor[/]"
