@@ -187,6 +187,13 @@ def test_analyze_answers_the_whole_question(cli) -> None:
         assert 0.0 <= p["within_budget"] <= 1.0
     scores = {c["accelerator"]: c["sovereignty_score"] for c in out["candidates"]}
     assert scores["ascend-910c"] > scores["h200-sxm"]
+    # "All domestic" is not riskless: some paths miss for supply reasons, and HBM is named.
+    domestic = plans["domestic only"]["p_miss_for_supply"]
+    assert domestic["any"] > 0
+    assert domestic.get("hbm", 0) + domestic.get("smic-n2", 0) > 0
+    # The as_of view says what it left out and which later figures it still uses, and why.
+    assert {e["kind"] for e in out["excluded_after_as_of"]} >= {"price", "calibration point"}
+    assert all(e["reason"] for e in out["used_after_as_of"])
 
 
 def test_analyze_table_and_hindsight(cli) -> None:
@@ -196,3 +203,4 @@ def test_analyze_table_and_hindsight(cli) -> None:
     assert "Change against h200-china-2026's recommendation" in result.out
     assert "Plans under supply risk" in result.out
     assert "hindsight" in result.out
+    assert "missed the target for supply reasons" in result.out
