@@ -22,6 +22,7 @@ from suanli.decide.standoff import (
 from suanli.errors import InputValueError
 from suanli.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
+from suanli.supply.process import Approval
 
 # (cost_buyer, cost_seller, prize_buyer, prize_seller) per quarter, scenario currency: the
 # flagship's first-quarter figures, a patient buyer, a patient seller, costs above the prizes.
@@ -290,3 +291,39 @@ def test_cli_scenario_without_standoff(cli, tmp_path: Path) -> None:
     assert result.code == 2
     assert result.err.count("\n") == 1
     assert "standoff" in result.err
+
+
+def _gamed(seller_line_cost: float) -> Scenario:
+    """The flagship without a target (so the buyer's cost stays constant) and the H200's
+    approval taken from the standoff."""
+    base = load_scenario(DEFAULT_SCENARIO)
+    assert base.standoff is not None
+    supply = dict(base.supply)
+    gamed = Approval.model_validate(
+        {"from": "standoff", "first_quarter": "2026Q1", "never_share": 0.25, "source": "the game"}
+    )
+    supply["h200-sxm"] = supply["h200-sxm"].model_copy(update={"approval": gamed})
+    return base.model_copy(
+        update={
+            "supply": supply,
+            "decision": None,
+            "uncertainties": (),
+            "standoff": base.standoff.model_copy(update={"seller_line_cost_per_quarter": seller_line_cost}),
+        }
+    )
+
+
+def test_approval_from_the_standoff_follows_the_game() -> None:
+    compiler = ScenarioCompiler()
+    cheap, dear = _gamed(0.5e9), _gamed(4.0e9)
+    game = solve_standoff(cheap, compiler=compiler)
+    assert game.regime == "stationary"
+    rate = game.hazard_buyer + game.hazard_seller
+    cdf = compiler.compile(cheap).approval_cdf[0]
+    t = np.arange(1, len(cdf) + 1)
+    assert cdf == pytest.approx(0.75 * (1 - np.exp(-rate * t)), rel=1e-6)
+    # A seller whose wait costs more makes the buyer hold out less long (its hazard is the
+    # seller's cost over the seller's prize): approval comes sooner on every quarter.
+    sooner = compiler.compile(dear).approval_cdf[0]
+    assert np.all(sooner > cdf)
+    assert sooner[-1] == pytest.approx(0.75, rel=1e-3)  # never_share still holds

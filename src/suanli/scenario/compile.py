@@ -24,6 +24,7 @@ from suanli.errors import InfeasibleError, InputValueError
 from suanli.perf.efficiency import evidence_as_of, evidence_vintage
 from suanli.scenario.model import Scenario
 from suanli.supply.model import SupplyModel, compile_supply
+from suanli.supply.process import Approval, Supply
 from suanli.supply.quarters import quarter_index, quarter_labels
 
 
@@ -139,6 +140,44 @@ class ScenarioCompiler:
             for a in scenario.candidates
         }
 
+    def supplies(self, scenario: Scenario) -> dict[str, Supply]:
+        """Each candidate's supply process, with approvals ``from: standoff`` resolved by the game."""
+        standing = {a: scenario.supply[a] for a in scenario.candidates}
+        gamed = [a for a, s in standing.items() if s.approval.from_ == "standoff"]
+        if not gamed:
+            return standing
+        from suanli.decide.standoff import solve_standoff  # noqa: PLC0415 (the game compiles scenarios)
+
+        # The game needs the scenario's capacity, rates and target, none of which depends on
+        # approval; placeholders keep it from resolving itself.
+        placeholder = Approval(approved=True, source="placeholder while the standoff is solved")
+        plain = scenario.model_copy(
+            update={
+                "supply": {
+                    a: s.model_copy(update={"approval": placeholder}) if a in gamed else s
+                    for a, s in scenario.supply.items()
+                }
+            }
+        )
+        deal = solve_standoff(plain, compiler=self).hazards_deal
+        quarters = quarter_labels(scenario.start_quarter, scenario.horizon_quarters)
+        for a in gamed:
+            approval = standing[a].approval
+            first = max(0, quarter_index(approval.first_quarter or quarters[0], quarters[0]))
+            survive, mass = 1.0, {}
+            for t, label in enumerate(quarters):
+                if t < first:
+                    continue
+                hazard = min(max(deal[t] if t < len(deal) else deal[-1], 0.0), 1.0)
+                mass[label] = (1.0 - approval.never_share) * survive * hazard
+                survive *= 1.0 - hazard
+            resolved = Approval(
+                by_quarter=mass,
+                source=f"approval standoff (suanli standoff): {approval.source}",
+            )
+            standing[a] = standing[a].model_copy(update={"approval": resolved})
+        return standing
+
     def candidates(self, scenario: Scenario) -> Candidates:
         """Lot sizes, origin and approval need of each candidate."""
         accelerators = [self.catalog.accelerator(a) for a in scenario.candidates]
@@ -163,7 +202,7 @@ class ScenarioCompiler:
         target = [required if t >= start else 0.0 for t in range(len(quarters))]
         prices = self.prices(scenario)
         return compile_supply(
-            {a: scenario.supply[a] for a in scenario.candidates},
+            self.supplies(scenario),
             quarters,
             orders=scenario.plan,
             prices=prices,

@@ -94,6 +94,9 @@ def approval_cdf(supply: Supply, quarters: Sequence[str]) -> FloatArray:
     t = np.arange(len(quarters))
     if approval.approved:
         return np.ones(len(quarters))
+    if approval.from_ is not None:
+        msg = f"approval from {approval.from_} must be resolved to by_quarter before compiling"
+        raise ValueError(msg)
     if approval.by_quarter is not None:
         mass = np.zeros(len(quarters))
         for label, p in approval.by_quarter.items():

@@ -31,7 +31,7 @@ tension
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,19 +47,35 @@ class Sourced(BaseModel):
 
 
 class Approval(Sourced):
-    """When approval arrives. Exactly one of ``approved``, ``hazard`` or ``by_quarter``."""
+    """When approval arrives. Exactly one of ``approved``, ``hazard``, ``by_quarter`` or ``from``.
+
+    ``from: standoff`` takes the per-quarter hazard from the approval standoff
+    (:mod:`suanli.decide.standoff`): the import is approved when the war of attrition ends,
+    whichever side gives in (a seller who concedes accepts the buyer's terms, which the buyer
+    then approves). ``first_quarter`` and ``never_share`` apply to it as to a hazard.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
     approved: bool = False
     hazard_per_quarter: float | None = Field(default=None, ge=0, le=1)
+    from_: Literal["standoff"] | None = Field(
+        default=None, alias="from", description="Take the hazard from a model: standoff."
+    )
     first_quarter: str | None = None
     never_share: float = Field(default=0.0, ge=0, le=1, description="Probability of never.")
     by_quarter: dict[str, float] | None = Field(default=None, description="Probability mass per quarter.")
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        forms = [self.approved, self.hazard_per_quarter is not None, self.by_quarter is not None]
+        forms = [
+            self.approved,
+            self.hazard_per_quarter is not None,
+            self.by_quarter is not None,
+            self.from_ is not None,
+        ]
         if sum(forms) != 1:
-            msg = "give exactly one of approved: true, hazard_per_quarter, or by_quarter"
+            msg = "give exactly one of approved: true, hazard_per_quarter, by_quarter, or from: standoff"
             raise ValueError(msg)
         for label in [self.first_quarter, *(self.by_quarter or {})]:
             if label is not None:
