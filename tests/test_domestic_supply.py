@@ -244,3 +244,20 @@ def test_flagship_all_domestic_plan_can_miss_for_supply_reasons() -> None:
     assert result.binding_share["ascend-910c"]["hbm"] > 0
     assert set(result.binding_share["ascend-910c"]) == {"vendor", "hbm", "smic-n2"}
     assert result.p_miss_for_supply["hbm"] <= result.p_miss_for_supply["any"]
+
+
+def test_flagship_mlu590_capacity_against_cambricons_2026_plan() -> None:
+    # Bloomberg (late 2025): Cambricon plans ~500,000 units in 2026, ~300,000 of them Siyuan
+    # 590/690, at yields reported near 20 %. The flagship's national MLU590 output, from the
+    # vendor's plan capped by the shared HBM and SMIC pools, must not exceed that plan by more
+    # than its spread at the median, and must fall short of it on a real share of paths.
+    scenario = load_scenario("h200-china-2026")
+    model = supply_model(scenario)
+    capacity = scenario.supply["mlu590"].capacity
+    assert capacity.buyer_share is not None
+    a = model.accelerators.index("mlu590")
+    offered = offered_capacity(model, draw_block(model, seed=11, block=0))
+    national = offered[:4, a].sum(axis=0) / capacity.buyer_share
+    p5, p50, p95 = np.percentile(national, [5, 50, 95])
+    assert 300_000 * 0.5 <= p50 <= 300_000 * 1.2, (p5, p50, p95)
+    assert np.mean(national < 300_000) > 0.3, (p5, p50, p95)
