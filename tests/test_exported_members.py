@@ -7,6 +7,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {n for n in dir(suanli) if not n.startswith("_") and n not in {"annotations"}}
     modules = {
         "analysis",
+        "audit",
         "catalog",
         "cli",
         "decide",
@@ -14,6 +15,7 @@ def test_all_is_sorted_and_complete() -> None:
         "errors",
         "perf",
         "scenario",
+        "sovereignty",
         "supply",
         "yamlfile",
     }

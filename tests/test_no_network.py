@@ -22,7 +22,15 @@ def test_guard_blocks_connections() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["catalog", "list"], ["catalog", "show", "ascend-910c", "--json"], ["models", "list"], ["order"]],
+    [
+        ["catalog", "list"],
+        ["catalog", "show", "ascend-910c", "--json"],
+        ["models", "list"],
+        ["order"],
+        ["audit", "--json"],
+        ["sovereignty", "--json"],
+        ["standoff", "--json"],
+    ],
 )
 def test_commands_run_offline(cli, args: list[str]) -> None:
     # The autouse guard turns any connection attempt into an internal error (exit 1).

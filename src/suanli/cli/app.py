@@ -17,6 +17,7 @@ from suanli.cli.order_cmd import order_command
 from suanli.cli.output import err_console
 from suanli.cli.predict_cmd import predict_app
 from suanli.cli.scenario_cmd import scenario_app, simulate_command
+from suanli.cli.sovereignty_cmd import sovereignty_command
 from suanli.cli.standoff_cmd import standoff_command
 from suanli.cli.validate_cmd import validate_command
 from suanli.errors import SuanliError
@@ -40,6 +41,7 @@ app.command("analyze")(analyze_command)
 app.command("optimize")(optimize_command)
 app.command("robust")(robust_command)
 app.command("sensitivity")(sensitivity_command)
+app.command("sovereignty")(sovereignty_command)
 app.command("audit")(audit_command)
 app.command("standoff")(standoff_command)
 
