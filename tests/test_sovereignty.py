@@ -181,19 +181,35 @@ def test_h200_scores_below_the_910c_on_control_and_supply_in_own_dc() -> None:
         assert h200 < ascend, criterion
 
 
-def test_hand_set_scores_are_overrides_of_the_own_dc_mode_only() -> None:
-    own = scores_for(FLAGSHIP, "own_dc")["h200-sxm"]["supply_security"]
+def test_overrides_replace_the_register_in_their_modes_only_and_keep_it_visible() -> None:
+    # The flagship overrides the H200's data sovereignty in own_dc and domestic_cloud, with why.
+    own = scores_for(FLAGSHIP, "own_dc")["h200-sxm"]["data_sovereignty"]
+    assert own.basis == "override"
+    assert own.score == pytest.approx(0.5)
+    assert own.reason is not None
+    assert "CAC" in own.reason
+    assert own.derived is not None
+    assert own.derived != own.score
+    assert own.items
+    abroad = scores_for(FLAGSHIP, "foreign_cloud")["h200-sxm"]["data_sovereignty"]
+    assert abroad.basis == "register"
+    assert abroad.score == abroad.derived
+    # Everything else comes from the register.
+    assert scores_for(FLAGSHIP, "own_dc")["h200-sxm"]["supply_security"].basis == "register"
+    plain = FLAGSHIP.model_copy(update={"sovereignty": None})
+    assert all(v.basis == "register" for view in scores_for(plain).values() for v in view.values())
+
+
+def test_hand_set_scores_are_read_as_own_dc_overrides() -> None:
+    assert FLAGSHIP.sovereignty is not None
+    section = FLAGSHIP.sovereignty.model_copy(update={"scores": {"h200-sxm": {"supply_security": 0.2}}})
+    scenario = FLAGSHIP.model_copy(update={"sovereignty": section})
+    own = scores_for(scenario, "own_dc")["h200-sxm"]["supply_security"]
     assert own.basis == "override"
     assert own.score == pytest.approx(0.2)
     assert own.reason is not None
     assert "hand-set" in own.reason
-    assert own.derived is not None
-    assert own.items
-    abroad = scores_for(FLAGSHIP, "foreign_cloud")["h200-sxm"]["supply_security"]
-    assert abroad.basis == "register"
-    assert abroad.score == abroad.derived
-    plain = FLAGSHIP.model_copy(update={"sovereignty": None})
-    assert all(v.basis == "register" for view in scores_for(plain).values() for v in view.values())
+    assert scores_for(scenario, "domestic_cloud")["h200-sxm"]["supply_security"].basis == "register"
 
 
 CliRun = Callable[..., Any]

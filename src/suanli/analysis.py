@@ -25,6 +25,7 @@ from suanli.errors import InfeasibleError
 from suanli.scenario import Scenario, load_scenario
 from suanli.scenario.compile import ScenarioCompiler
 from suanli.scenario.dated import DatedEntry, excluded_after, later_used
+from suanli.sovereignty.assess import scores_for, weighted_score
 from suanli.supply.executors import Executor
 from suanli.supply.model import SupplyModel
 from suanli.supply.run import TAIL, SimulationResult, consistent, simulate_paths, summarize
@@ -236,14 +237,13 @@ def analyze_scenario(
     say = progress or (lambda _: None)
     warnings = [] if scenario.order is None else summarize_order(scenario.order).warnings
     base_model = compiler.compile(scenario)
-    weights = None if scenario.sovereignty is None else scenario.sovereignty.weights
+    # Sovereignty in the buyer's own data centres, from the dated register (with the scenario's
+    # overrides); one weighted column here, the items behind it in `suanli sovereignty`.
+    register = None if scenario.sovereignty is None else scores_for(scenario, "own_dc", catalog=catalog)
     views = []
     for a, accelerator in enumerate(base_model.accelerators):
         rate, price = float(base_model.rate_per_chip[a]), float(base_model.price[a])
-        score = None
-        if scenario.sovereignty is not None and weights and accelerator in scenario.sovereignty.scores:
-            scores = scenario.sovereignty.scores[accelerator]
-            score = sum(weights[k] * scores.get(k, 0.0) for k in weights) / sum(weights.values())
+        score = None if register is None else weighted_score(register[accelerator].values())
         views.append(
             CandidateView(
                 accelerator=accelerator,

@@ -262,22 +262,46 @@ class Uncertainty(BaseModel):
         return self
 
 
+DeploymentMode = Literal["own_dc", "domestic_cloud", "foreign_cloud"]
+
+
+class SovereigntyOverride(BaseModel):
+    """A score set by hand for one candidate and criterion, replacing the register's, with why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    score: float = Field(ge=0, le=1)
+    reason: str = Field(min_length=3)
+    modes: tuple[DeploymentMode, ...] = ("own_dc", "domestic_cloud", "foreign_cloud")
+
+
 class Sovereignty(BaseModel):
-    """Weights of sovereignty criteria and each candidate's score (0 worst, 1 best) on them."""
+    """Weights of sovereignty criteria; scores (0 worst, 1 best) come from the register.
+
+    The licence and sovereignty register (``suanli sovereignty``) derives each candidate's
+    score per criterion and deployment mode from dated, sourced items; ``overrides`` replaces
+    one with a reason. ``scores`` is the older hand-set form, read as own-data-centre overrides
+    whose reason is ``source``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     weights: dict[str, float]
-    scores: dict[str, dict[str, float]]
+    scores: dict[str, dict[str, float]] = {}
+    overrides: dict[str, dict[str, SovereigntyOverride]] = {}
     source: str = Field(min_length=3)
 
     @model_validator(mode="after")
     def _scores_in_range(self) -> Self:
-        for accelerator, scores in self.scores.items():
-            unknown = set(scores) - set(self.weights)
+        named = [(a, set(s)) for a, s in self.scores.items()] + [
+            (a, set(o)) for a, o in self.overrides.items()
+        ]
+        for accelerator, criteria in named:
+            unknown = criteria - set(self.weights)
             if unknown:
                 msg = f"scores of {accelerator} name criteria without a weight: {', '.join(sorted(unknown))}"
                 raise ValueError(msg)
+        for accelerator, scores in self.scores.items():
             if any(not 0 <= v <= 1 for v in scores.values()):
                 msg = f"scores of {accelerator} must lie in [0, 1]"
                 raise ValueError(msg)

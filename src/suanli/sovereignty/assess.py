@@ -24,6 +24,7 @@ set for the buyer's own fleet, and carrying them into a cloud mode would misstat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,6 +125,11 @@ def scenario_overrides(scenario: Scenario) -> dict[str, dict[str, Override]]:
             data = given.model_dump() if isinstance(given, BaseModel) else given
             out.setdefault(accelerator, {})[criterion] = Override.model_validate(data)
     return out
+
+
+def weighted_score(views: Iterable[CriterionView]) -> float | None:
+    """The weighted mean of the weighted criteria's scores; None if one of them has no score."""
+    return _weighted(tuple(views))[0]
 
 
 def _weighted(views: tuple[CriterionView, ...]) -> tuple[float | None, str | None]:
