@@ -327,3 +327,16 @@ def test_approval_from_the_standoff_follows_the_game() -> None:
     sooner = compiler.compile(dear).approval_cdf[0]
     assert np.all(sooner > cdf)
     assert sooner[-1] == pytest.approx(0.75, rel=1e-3)  # never_share still holds
+
+
+def test_builtin_standoff_scenario_takes_its_approval_from_the_game() -> None:
+    scenario = load_scenario("h200-china-2026-standoff")
+    assert scenario.supply["h200-sxm"].approval.from_ == "standoff"
+    compiler = ScenarioCompiler()
+    game = solve_standoff(scenario, compiler=compiler)
+    cdf = compiler.compile(scenario).approval_cdf[0]
+    # The flagship's figures put the game in its corner (the buyer's wait is free once domestic
+    # supply covers the target): the seller gives in at once, so approval comes in the first
+    # quarter on every path the game decides.
+    assert game.hazards_deal[0] == pytest.approx(1.0)
+    assert cdf[0] == pytest.approx(1 - scenario.supply["h200-sxm"].approval.never_share)
